@@ -1,0 +1,105 @@
+#include "app.h"
+
+#include <imgui.h>
+
+#include <algorithm>
+
+#include "digitlab/preprocess.h"
+
+namespace digitlab {
+
+namespace {
+
+void refresh_input(AppState& app) {
+  const DrawingCanvas& c = app.canvas;
+  app.has_ink = preprocess_drawing(c.raster().data(), c.side(), c.side(), app.input28);
+}
+
+// The drawing pad: an invisible button catches the pointer; strokes are drawn as vector polylines so
+// they stay sharp at any display scale.
+void drawing_pad(AppState& app, float display_side) {
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  const float scale = display_side / float(app.canvas.side());
+  ImGui::InvisibleButton("pad", ImVec2(display_side, display_side));
+  const ImVec2 m = ImGui::GetIO().MousePos;
+  const Point p{(m.x - origin.x) / scale, (m.y - origin.y) / scale};
+  if (ImGui::IsItemActivated()) {
+    app.canvas.begin_stroke(p, app.pen_width);
+    app.drawing = true;
+    refresh_input(app);
+  } else if (app.drawing && ImGui::IsItemActive()) {
+    app.canvas.extend_stroke(p);
+    refresh_input(app);
+  } else if (app.drawing) {
+    app.drawing = false;
+  }
+
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  dl->AddRectFilled(origin, ImVec2(origin.x + display_side, origin.y + display_side), IM_COL32(0, 0, 0, 255), 6.f);
+  for (const Stroke& s : app.canvas.strokes()) {
+    const float w = s.width * scale;
+    ImVec2 prev(origin.x + s.points[0].x * scale, origin.y + s.points[0].y * scale);
+    dl->AddCircleFilled(prev, w / 2, IM_COL32_WHITE);
+    for (size_t i = 1; i < s.points.size(); ++i) {
+      const ImVec2 q(origin.x + s.points[i].x * scale, origin.y + s.points[i].y * scale);
+      dl->AddLine(prev, q, IM_COL32_WHITE, w);
+      dl->AddCircleFilled(q, w / 2, IM_COL32_WHITE);
+      prev = q;
+    }
+  }
+}
+
+// The 28x28 image the network receives, enlarged, so a person sees why a digit is read as it is.
+void input_preview(const AppState& app, float side) {
+  const ImVec2 origin = ImGui::GetCursorScreenPos();
+  const float cell = side / 28.f;
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  for (int y = 0; y < 28; ++y)
+    for (int x = 0; x < 28; ++x) {
+      const int v = int(app.input28[y * 28 + x] * 255.f + 0.5f);
+      dl->AddRectFilled(ImVec2(origin.x + x * cell, origin.y + y * cell),
+                        ImVec2(origin.x + (x + 1) * cell, origin.y + (y + 1) * cell), IM_COL32(v, v, v, 255));
+    }
+  ImGui::Dummy(ImVec2(side, side));
+}
+
+}  // namespace
+
+void app_frame(AppState& app) {
+  const ImGuiViewport* vp = ImGui::GetMainViewport();
+  ImGui::SetNextWindowPos(vp->WorkPos);
+  ImGui::SetNextWindowSize(vp->WorkSize);
+  ImGui::Begin("digitlab", nullptr, ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings);
+  ImGui::TextUnformatted("digitlab: draw a digit");
+  ImGui::Separator();
+
+  const float pad_side = std::clamp(std::min(vp->WorkSize.x * 0.55f, vp->WorkSize.y - 120.f), 200.f, 560.f);
+  ImGui::BeginGroup();
+  drawing_pad(app, pad_side);
+  if (ImGui::Button("Clear (C)") || ImGui::IsKeyPressed(ImGuiKey_C)) {
+    app.canvas.clear();
+    refresh_input(app);
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("Undo (Z)") || ImGui::IsKeyPressed(ImGuiKey_Z)) {
+    app.canvas.undo();
+    refresh_input(app);
+  }
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(140);
+  ImGui::SliderFloat("pen", &app.pen_width, 6.f, 40.f, "%.0f px");
+  ImGui::EndGroup();
+
+  ImGui::SameLine();
+  ImGui::BeginGroup();
+  ImGui::TextUnformatted("Network input (28x28, MNIST-style):");
+  input_preview(app, 168.f);
+  ImGui::TextUnformatted(app.has_ink ? "centred by mass, scaled to a 20 px box" : "(empty canvas)");
+  ImGui::Spacing();
+  ImGui::TextWrapped("Live classification arrives with the XNNPACK engine; this build already runs "
+                     "the shared preprocessing in WebAssembly.");
+  ImGui::EndGroup();
+  ImGui::End();
+}
+
+}  // namespace digitlab

@@ -1,0 +1,67 @@
+// Browser glue: GLFW (Emscripten's built-in emulation) + WebGL2 + Dear ImGui's GLFW/OpenGL3 backends.
+// Everything the page does lives in app.cpp; this file only runs the frame loop.
+#include <GLES3/gl3.h>
+#include <GLFW/glfw3.h>
+#include <emscripten.h>
+#include <imgui.h>
+#include <imgui_impl_glfw.h>
+#include <imgui_impl_opengl3.h>
+
+#include <cstdio>
+
+#include "app.h"
+
+namespace {
+
+GLFWwindow* g_window = nullptr;
+digitlab::AppState g_app;
+
+void frame() {
+  glfwPollEvents();
+  ImGui_ImplOpenGL3_NewFrame();
+  ImGui_ImplGlfw_NewFrame();
+  ImGui::NewFrame();
+  digitlab::app_frame(g_app);
+  ImGui::Render();
+  int w = 0, h = 0;
+  glfwGetFramebufferSize(g_window, &w, &h);
+  glViewport(0, 0, w, h);
+  glClearColor(0.08f, 0.09f, 0.11f, 1.f);
+  glClear(GL_COLOR_BUFFER_BIT);
+  ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+}
+
+}  // namespace
+
+extern "C" EMSCRIPTEN_KEEPALIVE int app_has_ink() { return g_app.has_ink ? 1 : 0; }
+extern "C" EMSCRIPTEN_KEEPALIVE int app_stroke_count() { return int(g_app.canvas.strokes().size()); }
+
+int main() {
+  if (!glfwInit()) {
+    std::fprintf(stderr, "GLFW could not start\n");
+    return 1;
+  }
+  glfwWindowHint(GLFW_CLIENT_API, GLFW_OPENGL_ES_API);
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
+  g_window = glfwCreateWindow(1280, 800, "digitlab", nullptr, nullptr);
+  if (!g_window) {
+    std::fprintf(stderr, "WebGL2 context could not be created\n");
+    EM_ASM(if (Module.onWebGLError) Module.onWebGLError(););
+    return 1;
+  }
+  glfwMakeContextCurrent(g_window);
+
+  IMGUI_CHECKVERSION();
+  ImGui::CreateContext();
+  ImGuiIO& io = ImGui::GetIO();
+  io.IniFilename = nullptr;  // layout is fixed; nothing to persist
+  ImGui::StyleColorsDark();
+  ImGui_ImplGlfw_InitForOpenGL(g_window, true);
+  ImGui_ImplGlfw_InstallEmscriptenCanvasResizeCallback("#canvas");
+  ImGui_ImplOpenGL3_Init("#version 300 es");
+
+  EM_ASM(if (Module.onAppReady) Module.onAppReady(););
+  emscripten_set_main_loop(frame, 0, false);
+  return 0;
+}
