@@ -69,4 +69,15 @@ endif()
 if(EMSCRIPTEN)
   # -msimd128 everywhere: the engine's own loops and XNNPACK's kernels use wasm SIMD.
   add_compile_options(-msimd128)
+  # Errors are C++ exceptions (bad weight files, datasets); Emscripten disables catching by default.
+  # Native wasm exception handling costs nothing until something throws (Chrome 95+, Firefox 100+,
+  # Safari 15.2+, node 17+).
+  add_compile_options(-fwasm-exceptions)
+  add_link_options(-fwasm-exceptions)
+  # Debian's emcc runs its JS optimizer with the machine's node, which (when it is not Debian's own)
+  # does not look in /usr/share/nodejs for acorn: point it there for every link.
+  if(EXISTS /usr/share/nodejs/acorn AND NOT "$ENV{NODE_PATH}" MATCHES "/usr/share/nodejs")
+    set(CMAKE_CXX_LINKER_LAUNCHER ${CMAKE_COMMAND} -E env NODE_PATH=/usr/share/nodejs)
+    set(CMAKE_C_LINKER_LAUNCHER ${CMAKE_COMMAND} -E env NODE_PATH=/usr/share/nodejs)
+  endif()
 endif()

@@ -3,6 +3,7 @@
 #include <GLES3/gl3.h>
 #include <GLFW/glfw3.h>
 #include <emscripten.h>
+#include <emscripten/html5.h>
 #include <imgui.h>
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_opengl3.h>
@@ -15,6 +16,21 @@ namespace {
 
 GLFWwindow* g_window = nullptr;
 digitlab::AppState g_app;
+
+// Keeps the canvas backing store at CSS size x devicePixelRatio (sharp on HiDPI screens). Goes through
+// Emscripten's Browser.setCanvasSize so GLFW learns the new size; ImGui's own Emscripten resize helper
+// calls glfwSetWindowSize, which in Emscripten 3.1.6 requests fullscreen when the canvas happens to be
+// as large as the screen (a rejected promise and console error in kiosk or headless browsers).
+EM_JS(void, fit_canvas_backing_store, (), {
+  const c = Module.canvas, dpr = window.devicePixelRatio || 1;
+  const w = Math.max(1, Math.round(c.clientWidth * dpr)), h = Math.max(1, Math.round(c.clientHeight * dpr));
+  if (c.width !== w || c.height !== h) Browser.setCanvasSize(w, h);
+});
+
+EM_BOOL fit_canvas_to_window(int, const EmscriptenUiEvent*, void*) {
+  fit_canvas_backing_store();
+  return EM_FALSE;
+}
 
 void frame() {
   glfwPollEvents();
@@ -57,8 +73,13 @@ int main() {
   ImGuiIO& io = ImGui::GetIO();
   io.IniFilename = nullptr;  // layout is fixed; nothing to persist
   ImGui::StyleColorsDark();
+  // ImGui works in canvas pixels; scale text and spacing to the screen's pixel density.
+  const float dpr = float(emscripten_get_device_pixel_ratio());
+  io.FontGlobalScale = dpr;
+  ImGui::GetStyle().ScaleAllSizes(dpr);
   ImGui_ImplGlfw_InitForOpenGL(g_window, true);
-  ImGui_ImplGlfw_InstallEmscriptenCanvasResizeCallback("#canvas");
+  emscripten_set_resize_callback(EMSCRIPTEN_EVENT_TARGET_WINDOW, nullptr, false, fit_canvas_to_window);
+  fit_canvas_to_window(0, nullptr, nullptr);
   ImGui_ImplOpenGL3_Init("#version 300 es");
 
   EM_ASM(if (Module.onAppReady) Module.onAppReady(););

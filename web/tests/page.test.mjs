@@ -1,0 +1,52 @@
+// The page as a person meets it: it loads without errors, shows the ImGui canvas, and a mouse
+// stroke on the drawing pad becomes ink that the preprocessing sees.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { artifacts, launchBrowser, openPage, startServer } from './browser.mjs';
+
+let server, browser;
+before(async () => { server = await startServer(); browser = await launchBrowser(); });
+after(async () => { await browser?.close(); server?.stop(); });
+
+test('page loads with no console errors and renders', async () => {
+  const { page, errors } = await openPage(browser, server.url);
+  await page.waitForTimeout(300);  // a few frames
+  const png = await page.screenshot({ path: path.join(artifacts, 'page-loaded.png') });
+  assert.deepEqual(errors, []);
+  assert.equal(await page.locator('#status').isHidden(), true, 'loading message should be gone');
+  // The canvas fills the window (CSS pixels), and the screenshot shows a drawn UI, not a blank clear
+  // colour. (WebGL's buffer is not readable after presentation, so the screenshot is what we inspect.)
+  const box = await page.locator('#canvas').boundingBox();
+  assert.equal(Math.round(box.width), 1280);
+  const distinct = await page.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = 'data:image/png;base64,' + b64;
+    await img.decode();
+    const ctx = new OffscreenCanvas(img.width, img.height).getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    const data = ctx.getImageData(0, 0, img.width, img.height).data;
+    const colours = new Set();
+    for (let i = 0; i < data.length; i += 4 * 7) colours.add((data[i] << 16) | (data[i + 1] << 8) | data[i + 2]);
+    return colours.size;
+  }, png.toString('base64'));
+  assert.ok(distinct > 3, `expected a drawn UI, saw ${distinct} colours`);
+  await page.close();
+});
+
+test('a mouse stroke on the pad becomes ink', async () => {
+  const { page, errors } = await openPage(browser, server.url);
+  assert.deepEqual(await page.evaluate(() => window.app.state()), { strokes: 0, hasInk: false });
+  await page.mouse.move(200, 150);
+  await page.mouse.down();
+  for (let i = 1; i <= 20; i++) { await page.mouse.move(200 + i * 2, 150 + i * 12); await page.waitForTimeout(16); }
+  await page.mouse.up();
+  await page.waitForTimeout(100);
+  await page.screenshot({ path: path.join(artifacts, 'page-stroke.png') });
+  assert.deepEqual(await page.evaluate(() => window.app.state()), { strokes: 1, hasInk: true });
+  await page.keyboard.press('z');  // undo
+  await page.waitForTimeout(100);
+  assert.deepEqual(await page.evaluate(() => window.app.state()), { strokes: 0, hasInk: false });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
