@@ -45,8 +45,13 @@ fetch_from_upstream() {
   log "Debian archive unavailable; cloning $git_url at $git_rev"
   git clone --quiet "$git_url" "$tmp" >&2 || return 1
   git -C "$tmp" -c advice.detachedHead=false checkout --quiet "$git_rev" >&2 || return 1
-  if [[ "$git_rev" =~ ^[0-9a-f]{40}$ ]] && [[ "$(git -C "$tmp" rev-parse HEAD)" != "$git_rev" ]]; then
-    die "upstream checkout of $name is not at commit $git_rev"
+  if [[ "$git_rev" =~ ^[0-9a-f]{40}$ ]]; then
+    [[ "$(git -C "$tmp" rev-parse HEAD)" == "$git_rev" ]] || die "upstream checkout of $name is not at commit $git_rev"
+  else
+    # Pinned by tag: check the files we compile against the SHA-256s taken from the verified Debian
+    # tarball (NAME.files.sha256), since a tag can move.
+    [[ -f "$here/$name.files.sha256" ]] || die "$name is pinned by tag but has no $name.files.sha256 to verify it"
+    (cd "$tmp" && sha256sum --quiet -c "$here/$name.files.sha256" >&2) || die "upstream $name at $git_rev differs from the pinned files"
   fi
   rm -rf "$tmp/.git"
   mv "$tmp" "$dest.partial"

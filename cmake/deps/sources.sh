@@ -1,7 +1,8 @@
 # Pinned third-party sources (sourced by fetch.sh). Each comes from Debian's source archive (the one
 # registry every machine of this project reaches), is verified by SHA-256, and is unpacked under the
 # user's cache, never into the repository. Fallback on machines with normal internet: the upstream git
-# repository at a pinned commit (git verifies the content against the commit id).
+# repository at a pinned commit (git verifies the content against the commit id); a dependency pinned
+# by tag instead (imgui) has the SHA-256 of every file we compile in NAME.files.sha256.
 #   name | Debian suite | source package=version | orig tarball | sha256 | upstream git | commit or tag
 
 DIGITLAB_DEPS=(
