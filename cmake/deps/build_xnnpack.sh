@@ -32,7 +32,8 @@ case "$target" in
   *) die "unknown target '$target' (native or wasm)" ;;
 esac
 
-key="$( { echo "$xnnpack_src $pthreadpool_src $fxdiv_src $compiler_id ${common_flags[*]} ${target_flags[*]}";
+# The key holds contents, not locations: the same recipe in another clone or cache reuses the build.
+key="$( { echo "$compiler_id ${common_flags[*]} ${target_flags[*]}" | sed -e "s|$here|DEPS|g" -e "s|$DIGITLAB_CACHE|CACHE|g";
           cat "$0" "$here/patch_xnnpack_for_wasm.py" "$here/cpuinfo_debian.cmake"; } | sha256sum | cut -c1-16)"
 prefix="$DIGITLAB_CACHE/xnnpack/$target-$key"
 
