@@ -75,8 +75,9 @@ if(EMSCRIPTEN)
   add_compile_options(-fwasm-exceptions)
   add_link_options(-fwasm-exceptions)
   # Debian's emcc runs its JS optimizer with the machine's node, which (when it is not Debian's own)
-  # does not look in /usr/share/nodejs for acorn: point it there for every link.
-  if(EXISTS /usr/share/nodejs/acorn AND NOT "$ENV{NODE_PATH}" MATCHES "/usr/share/nodejs")
+  # does not look in /usr/share/nodejs for acorn: point it there for every link, whatever the
+  # environment of the configure or build step.
+  if(EXISTS /usr/share/nodejs/acorn)
     set(CMAKE_CXX_LINKER_LAUNCHER ${CMAKE_COMMAND} -E env NODE_PATH=/usr/share/nodejs)
     set(CMAKE_C_LINKER_LAUNCHER ${CMAKE_COMMAND} -E env NODE_PATH=/usr/share/nodejs)
   endif()

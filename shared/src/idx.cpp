@@ -54,7 +54,7 @@ IdxArray decode_idx(const uint8_t* bytes, size_t size) {
     const uint32_t dim = (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
     out.dims.push_back(dim);
     // Checked against the real byte count as we go, so the product cannot overflow.
-    if (dim != 0 && count > (size - header) / dim && count != 0)
+    if (dim != 0 && count > (size - header) / dim)
       throw Error("IDX dimensions promise more data than the file holds (file truncated or dimensions wrong)");
     count *= dim;
   }

@@ -44,7 +44,7 @@ struct Entry {
 };
 
 uint64_t get_u64(const json& v, const std::string& what) {
-  if (!v.is_number_integer() || (v.is_number_integer() && !v.is_number_unsigned() && v.get<int64_t>() < 0))
+  if (!v.is_number_integer() || (!v.is_number_unsigned() && v.get<int64_t>() < 0))
     throw Error(what + " must be a non-negative integer");
   return v.get<uint64_t>();
 }
