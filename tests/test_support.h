@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "digitlab/error.h"
 #include "digitlab/file_io.h"
 
 namespace digitlab::testing {

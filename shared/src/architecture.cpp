@@ -462,17 +462,17 @@ Architecture make_dsconv() {
   return a;
 }
 
-// Our own model, with batch norm (folded at export). A later issue tunes it for accuracy and speed.
+// Our own model: three batch-normalised 3x3 convs (BN folded into the convs at export, so the browser
+// engine sees conv + relu), global average pooling and one linear layer. Sized for the browser:
+// 6.5 M multiply-adds, half of the article CNNs' dense-head cost spent on convolutions instead.
 Architecture make_digitlab_cnn() {
   Architecture a;
   a.name = "digitlab-cnn";
-  a.description = "batch-normalised CNN: 3x3 conv pairs, max pooling, small dense head";
-  a.layers = {conv2d("conv1", 1, 32, 3, 1, 1, 1, 1, false), batch_norm2d("bn1", 32), relu(),
-              conv2d("conv2", 32, 32, 3, 1, 1, 1, 1, false), batch_norm2d("bn2", 32), relu(), max_pool2d(2),
-              conv2d("conv3", 32, 64, 3, 1, 1, 1, 1, false), batch_norm2d("bn3", 64), relu(), max_pool2d(2),
-              conv2d("conv4", 64, 64, 3, 0, 1, 1, 1, false), batch_norm2d("bn4", 64), relu(), max_pool2d(2),
-              flatten(), dropout(0.3f), linear("fc1", 64 * 2 * 2, 128), relu(), dropout(0.3f),
-              linear("fc2", 128, 10)};
+  a.description = "batch-normalised CNN: three 3x3 convs (32-64-96), max pooling, global average pooling";
+  a.layers = {conv2d("conv1", 1, 32, 3, 1, 1, 1, 1, false),  batch_norm2d("bn1", 32), relu(), max_pool2d(2),
+              conv2d("conv2", 32, 64, 3, 1, 1, 1, 1, false), batch_norm2d("bn2", 64), relu(), max_pool2d(2),
+              conv2d("conv3", 64, 96, 3, 1, 1, 1, 1, false), batch_norm2d("bn3", 96), relu(),
+              global_avg_pool(), dropout(0.1f), linear("fc", 96, 10)};
   return a;
 }
 
