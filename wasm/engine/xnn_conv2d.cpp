@@ -3,20 +3,12 @@
 #include <xnnpack.h>
 
 #include <cmath>
-#include <cstdint>
 #include <string>
 
 #include "digitlab/error.h"
+#include "xnn_support.h"
 
 namespace digitlab {
-
-namespace {
-
-void check(xnn_status status, const char* what) {
-  if (status != xnn_status_success) throw Error(std::string("XNNPACK ") + what + " failed (status " + std::to_string(int(status)) + ")");
-}
-
-}  // namespace
 
 void xnn_ensure_initialized() {
   static const xnn_status status = xnn_initialize(nullptr);
@@ -37,10 +29,11 @@ XnnConv2d::XnnConv2d(const Layer& l, const float* weight_oihw, const float* bias
         for (int kw = 0; kw < K; ++kw)
           ohwi[((size_t(o) * K + kh) * K + kw) * gin + i] = weight_oihw[((size_t(o) * gin + i) * K + kh) * K + kw];
   const float out_min = fuse_relu ? 0.f : -INFINITY;
-  check(xnn_create_convolution2d_nhwc_f32(l.padding, l.padding, l.padding, l.padding, K, K, l.stride, l.stride,
-                                          l.dilation, l.dilation, l.groups, gin, gout, l.in_channels, l.out_channels,
-                                          ohwi.data(), bias, out_min, INFINITY, /*flags=*/0, nullptr, nullptr, &op_),
-        "convolution create");
+  xnn_check(xnn_create_convolution2d_nhwc_f32(l.padding, l.padding, l.padding, l.padding, K, K, l.stride, l.stride,
+                                              l.dilation, l.dilation, l.groups, gin, gout, l.in_channels,
+                                              l.out_channels, ohwi.data(), bias, out_min, INFINITY, /*flags=*/0,
+                                              nullptr, nullptr, &op_),
+            "convolution create");
 }
 
 XnnConv2d::~XnnConv2d() {
@@ -50,20 +43,14 @@ XnnConv2d::~XnnConv2d() {
 void XnnConv2d::run(const float* in, float* out, int batch, int h, int w) {
   if (batch != batch_ || h != h_ || w != w_) {
     size_t workspace_size = 0, workspace_alignment = 0, oh = 0, ow = 0;
-    check(xnn_reshape_convolution2d_nhwc_f32(op_, size_t(batch), size_t(h), size_t(w), &workspace_size,
-                                             &workspace_alignment, &oh, &ow, nullptr),
-          "convolution reshape");
-    workspace_.resize(workspace_size + workspace_alignment);
-    workspace_alignment_ = workspace_alignment;
+    xnn_check(xnn_reshape_convolution2d_nhwc_f32(op_, size_t(batch), size_t(h), size_t(w), &workspace_size,
+                                                 &workspace_alignment, &oh, &ow, nullptr),
+              "convolution reshape");
+    workspace_.resize(workspace_size, workspace_alignment);
     batch_ = batch, h_ = h, w_ = w, out_h_ = int(oh), out_w_ = int(ow);
   }
-  void* workspace = nullptr;
-  if (!workspace_.empty()) {
-    const uintptr_t at = reinterpret_cast<uintptr_t>(workspace_.data()), a = workspace_alignment_ ? workspace_alignment_ : 1;
-    workspace = reinterpret_cast<void*>((at + a - 1) / a * a);
-  }
-  check(xnn_setup_convolution2d_nhwc_f32(op_, workspace, in, out), "convolution setup");
-  check(xnn_run_operator(op_, nullptr), "convolution run");
+  xnn_check(xnn_setup_convolution2d_nhwc_f32(op_, workspace_.data(), in, out), "convolution setup");
+  xnn_check(xnn_run_operator(op_, nullptr), "convolution run");
 }
 
 void nchw_to_nhwc(const float* in, float* out, int B, int C, int H, int W) {

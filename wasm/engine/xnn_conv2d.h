@@ -2,12 +2,8 @@
 // create (packs the weights once) -> reshape (per input size) -> setup (binds buffers) -> run -> delete.
 // The first building block of the XNNPACK engine; activations are NHWC, as XNNPACK wants them.
 #pragma once
-#include <cstddef>
-#include <vector>
-
 #include "digitlab/architecture.h"
-
-typedef struct xnn_operator* xnn_operator_t;
+#include "xnn_support.h"
 
 namespace digitlab {
 
@@ -32,8 +28,7 @@ class XnnConv2d {
  private:
   xnn_operator_t op_ = nullptr;
   int batch_ = 0, h_ = 0, w_ = 0, out_h_ = 0, out_w_ = 0;
-  std::vector<char> workspace_;
-  size_t workspace_alignment_ = 0;
+  XnnWorkspace workspace_;
 };
 
 // Layout conversions between PyTorch's NCHW and XNNPACK's NHWC.

@@ -1,0 +1,70 @@
+// The XNNPACK inference engine: runs a digitlab::Model (every preset, and any architecture of the
+// shared layer vocabulary it can map) natively and in the browser. Batch norm is folded into the
+// convolutions and dropout is the identity, so the network becomes a chain of XNNPACK operators:
+// convolution, max pooling, mean (global average pooling), fully connected, and a clamp for the rare
+// ReLU that cannot be fused as output_min = 0 into the operator before it. Activations are NHWC.
+//
+// Why XNNPACK's operator API and not its subgraph API: we want the lifecycle explicit (weights packed
+// once at create, operators reshaped only when the batch size changes, buffers owned by us), and we
+// need each layer's activations individually for fine-tuning later, which a subgraph runtime keeps
+// to itself.
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "digitlab/model.h"
+
+namespace digitlab {
+
+class XnnEngine {
+ public:
+  // Bounds the activations of one call, so an absurd batch is an Error rather than an allocation
+  // that fails (wasm memory is 2 GiB at most).
+  static constexpr size_t kActivationBudgetBytes = size_t(512) << 20;
+  static constexpr int kMaxBatch = 4096;
+
+  // Checks the weights against the architecture (Error naming the tensor), folds batch norm and
+  // creates every operator. Throws Error for a layer sequence the engine cannot run.
+  explicit XnnEngine(const Model& model);
+  ~XnnEngine();
+  XnnEngine(const XnnEngine&) = delete;
+  XnnEngine& operator=(const XnnEngine&) = delete;
+
+  // pixels (batch, c, h, w) of the architecture's input, in [0, 1] -> logits (batch, num_classes).
+  // Normalises with the model's mean and std. Buffers grow to the largest batch seen, so calls at a
+  // repeated batch size allocate nothing, and operators are reshaped only when the batch size changes.
+  // Throws Error unless 1 <= batch <= max_batch().
+  void forward(const float* pixels, int batch, float* logits);
+  std::vector<float> forward(const float* pixels, int batch);        // allocates the result
+  std::vector<float> probabilities(const float* pixels, int batch);  // softmax of the logits
+
+  const Architecture& architecture() const { return arch_; }  // as run: batch norm folded
+  int num_classes() const { return arch_.num_classes; }
+  int max_batch() const { return max_batch_; }
+
+  // One operator as run, e.g. "conv2d conv1 1->32 k3 s1 p1 d1 g1 + relu", and its output shape per
+  // image (stored NHWC). Layers that are the identity at inference run no operator.
+  struct StepInfo {
+    std::string description;
+    Shape output;
+  };
+  std::vector<StepInfo> steps() const;
+  // Output of step i in the last forward call: (batch, h, w, c).
+  const float* activation(size_t step) const;
+
+  struct Step;  // one XNNPACK operator with its output buffer (defined in the .cpp)
+
+ private:
+  void check_batch(int batch) const;
+
+  Architecture arch_;
+  Normalization norm_;
+  std::vector<std::unique_ptr<Step>> steps_;
+  std::vector<float> input_;  // normalised pixels, NHWC
+  Shape output_map_;          // set when the output is a flattened spatial map (h*w > 1)
+  int max_batch_ = 0, capacity_ = 0, batch_ = 0;
+};
+
+}  // namespace digitlab

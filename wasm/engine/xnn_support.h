@@ -1,0 +1,33 @@
+// What every XNNPACK operator wrapper needs: statuses that become Errors, operator ownership, and
+// workspace memory with the alignment that reshape asks for. Free of xnnpack.h, which only the
+// digitlab_xnn sources see, so public engine headers can hold these types.
+#pragma once
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+typedef struct xnn_operator* xnn_operator_t;
+
+namespace digitlab {
+
+// Throws Error("XNNPACK <what> failed (status N)") unless status is xnn_status_success. An int
+// because C enums without a fixed type cannot be declared without xnnpack.h.
+void xnn_check(int status, const char* what);
+
+struct XnnOperatorDeleter {
+  void operator()(xnn_operator_t op) const;
+};
+using XnnOperator = std::unique_ptr<struct xnn_operator, XnnOperatorDeleter>;
+
+// Scratch memory an operator uses between setup and run; sized at reshape time.
+class XnnWorkspace {
+ public:
+  void resize(size_t size, size_t alignment);
+  void* data();  // aligned as asked; null when the operator needs none
+
+ private:
+  std::vector<char> bytes_;
+  size_t alignment_ = 1;
+};
+
+}  // namespace digitlab
