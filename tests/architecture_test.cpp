@@ -12,7 +12,7 @@ TEST(Architecture, PresetParameterCountsMatchTheSourceArticles) {
   EXPECT_EQ(parameter_count(preset("dropout-cnn")), 1199882);  // pytorch/examples mnist: 1,199,882
   EXPECT_EQ(parameter_count(preset("keras-cnn")), 93322);      // TensorFlow CNN tutorial: 93,322
   EXPECT_EQ(parameter_count(preset("dsconv")), 13546);
-  EXPECT_EQ(parameter_count(preset("digitlab-cnn")), 75370);
+  EXPECT_EQ(parameter_count(preset("digitlab-cnn")), 186538);
 }
 
 TEST(Architecture, SeedCnnShapesAndMultiplyAdds) {

@@ -82,10 +82,10 @@ TEST(TorchNet, SaveLoadRoundTripGivesIdenticalOutputs) {
 TEST(TorchNet, FrozenLayersGetNoGradientAndKeepBatchNormStatistics) {
   const Model m = random_model("digitlab-cnn", 4);
   TorchNet net(m, torch::kCPU);
-  net.set_first_trainable_layer(12);  // only the dropout + fc head train
+  net.set_first_trainable_layer(16);  // only the dropout + fc head train
   const std::vector<torch::Tensor> params = net.trainable_parameters();
   ASSERT_EQ(params.size(), 2u);
-  EXPECT_EQ(params[0].sizes(), torch::IntArrayRef({10, 96}));
+  EXPECT_EQ(params[0].sizes(), torch::IntArrayRef({10, 128}));
   net.forward(torch::rand({16, 1, 28, 28}), true).sum().backward();
   const Model after = net.to_model();
   EXPECT_EQ(after.params.at("bn1.running_mean").data, m.params.at("bn1.running_mean").data);

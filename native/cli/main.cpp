@@ -8,6 +8,7 @@
 #include "args.h"
 #include "digitlab/architecture.h"
 #include "digitlab/error.h"
+#include "digitlab/idx.h"
 #include "digitlab/safetensors.h"
 #ifdef DIGITLAB_HAVE_TRAINER
 #include "mnist_location.h"
@@ -26,6 +27,8 @@ int usage(FILE* out) {
                "  inspect FILE          validate a .safetensors model and print what it holds\n"
                "  export --model FILE --out FILE [--fold-batch-norm]\n"
                "                        re-save a model (validated), optionally with batch norm folded into convs\n"
+               "  subset --images F --labels F --per-class N --out IMAGES LABELS\n"
+               "                        a class-balanced IDX subset (e.g. the page's replay digits)\n"
 #ifdef DIGITLAB_HAVE_TRAINER
                "  train --arch NAME ... train on MNIST (or any IDX dataset) and write a .safetensors model\n"
                "  eval --model FILE     test-set accuracy, per-class precision/recall/F1, confusion matrix\n"
@@ -97,6 +100,39 @@ int cmd_export(int argc, char** argv) {
   if (fold) m = fold_batch_norm(m);
   save_model_file(m, out);
   std::printf("wrote %s (%s%s)\n", out.c_str(), m.arch.name.c_str(), fold ? ", batch norm folded" : "");
+  return 0;
+}
+
+int cmd_subset(int argc, char** argv) {
+  Args a(argc, argv);
+  if (a.help()) {
+    std::printf("usage: digitlab subset --images FILE --labels FILE --per-class N --out IMAGES LABELS [--skip K] [--gzip]\n\n"
+                "Writes the first N images of every digit (after skipping the first K of each) as an IDX pair,\n"
+                "e.g. the MNIST replay digits the web page ships for fine-tuning.\n");
+    return 0;
+  }
+  const std::string images = a.text("--images", ""), labels = a.text("--labels", "");
+  const int per_class = a.integer("--per-class", 100, 1, 100000), skip = a.integer("--skip", 0, 0, 100000);
+  const std::vector<std::string> out = a.values("--out", 2);
+  const bool gzip = a.flag("--gzip");
+  if (!a.rest().empty() || images.empty() || labels.empty() || out.empty())
+    throw Error("usage: digitlab subset --images FILE --labels FILE --per-class N --out IMAGES LABELS");
+  const Dataset d = load_dataset(images, labels);
+  Dataset sub;
+  sub.rows = d.rows;
+  sub.cols = d.cols;
+  int seen[10] = {}, taken[10] = {};
+  for (size_t i = 0; i < d.size(); ++i) {
+    const int l = d.labels[i];
+    if (seen[l]++ < skip || taken[l] >= per_class) continue;
+    ++taken[l];
+    sub.images.insert(sub.images.end(), d.image(i), d.image(i) + size_t(d.rows) * size_t(d.cols));
+    sub.labels.push_back(uint8_t(l));
+  }
+  for (int c = 0; c < 10; ++c)
+    if (taken[c] < per_class) throw Error("only " + std::to_string(taken[c]) + " images of digit " + std::to_string(c) + " available");
+  save_dataset(sub, out[0], out[1], gzip);
+  std::printf("wrote %zu images to %s and %s\n", sub.size(), out[0].c_str(), out[1].c_str());
   return 0;
 }
 
@@ -274,6 +310,7 @@ int main(int argc, char** argv) {
     if (cmd == "info") return cmd_info(argc - 2, argv + 2);
     if (cmd == "inspect") return cmd_inspect(argc - 2, argv + 2);
     if (cmd == "export") return cmd_export(argc - 2, argv + 2);
+    if (cmd == "subset") return cmd_subset(argc - 2, argv + 2);
 #ifdef DIGITLAB_HAVE_TRAINER
     const std::string line = join_command_line(argc - 1, argv + 1);
     if (cmd == "train") return cmd_train(argc - 2, argv + 2, "digitlab " + line);

@@ -18,6 +18,7 @@ namespace digitlab {
 struct XnnEngine::Step {
   std::string description;
   Shape in, out;              // per image
+  size_t layer = 0;           // index into the (folded) architecture's layers
   bool nonnegative = false;   // output already clamped at 0, so a following ReLU is a no-op
   std::vector<float> output;  // (capacity, out.h, out.w, out.c)
   virtual ~Step() = default;
@@ -224,6 +225,7 @@ XnnEngine::XnnEngine(const Model& model) {
       step->description = describe(l) + (fused ? " + relu" : "");
       step->in = s;
       step->out = shapes[i];
+      step->layer = i;
       step->nonnegative = fused || l.kind == LayerKind::relu ||
                           (nonnegative_in && (l.kind == LayerKind::max_pool2d || l.kind == LayerKind::global_avg_pool));
       steps_.push_back(std::move(step));
@@ -231,6 +233,7 @@ XnnEngine::XnnEngine(const Model& model) {
     s = shapes[i];
   }
   output_map_ = flattened;
+
 
   size_t per_image = size_t(arch_.input.size());
   for (const auto& step : steps_) per_image += size_t(step->out.size());
@@ -247,9 +250,9 @@ void XnnEngine::check_batch(int batch) const {
                 "' runs 1 to " + std::to_string(max_batch_) + " images per call");
 }
 
-void XnnEngine::forward(const float* pixels, int batch, float* logits) {
+void XnnEngine::prepare(const float* pixels, int batch) {
   check_batch(batch);
-  if (!pixels || !logits) throw Error("forward needs pixel and logit buffers");
+  if (!pixels) throw Error("the engine needs pixel and output buffers");
   const Shape in = arch_.input;
   if (batch > capacity_) {
     input_.resize(size_t(batch) * in.size());
@@ -267,12 +270,41 @@ void XnnEngine::forward(const float* pixels, int batch, float* logits) {
     for (int c = 0; c < in.c; ++c)
       for (int p = 0; p < hw; ++p)
         input_[(size_t(b) * hw + p) * in.c + c] = (pixels[(size_t(b) * in.c + c) * hw + p] - norm_.mean) / norm_.std;
+}
 
+const float* XnnEngine::run_steps(size_t count) {
   const float* x = input_.data();
-  for (auto& step : steps_) {
-    step->run(x, step->output.data());
-    x = step->output.data();
+  for (size_t i = 0; i < count; ++i) {
+    steps_[i]->run(x, steps_[i]->output.data());
+    x = steps_[i]->output.data();
   }
+  return x;
+}
+
+int XnnEngine::feature_size(size_t layer) const {
+  if (layer == 0 || layer > arch_.layers.size()) throw Error("no layer boundary " + std::to_string(layer) + " in '" + arch_.name + "'");
+  return int(infer_shapes(arch_)[layer - 1].size());
+}
+
+void XnnEngine::features_before(size_t layer, const float* pixels, int batch, float* features) {
+  const int size = feature_size(layer);
+  if (!features) throw Error("features_before needs pixel and feature buffers");
+  // A ReLU at the boundary may have been fused into the step before it; applying it again in the
+  // tail changes nothing (relu is idempotent), so the cut is exact either way.
+  size_t count = 0;
+  while (count < steps_.size() && steps_[count]->layer < layer) ++count;
+  prepare(pixels, batch);
+  const float* x = run_steps(count);
+  if (count == 0) throw Error("features_before: layer " + std::to_string(layer) + " runs no operator before it");
+  const Shape m = steps_[count - 1]->out;
+  if (int(m.size()) != size) throw Error("features_before: layers between the last operator and the cut change the shape");
+  nhwc_to_nchw(x, features, batch, m.c, m.h, m.w);
+}
+
+void XnnEngine::forward(const float* pixels, int batch, float* logits) {
+  if (!logits) throw Error("forward needs pixel and logit buffers");
+  prepare(pixels, batch);
+  const float* x = run_steps(steps_.size());
   // A network that ends in a flatten of a spatial map (no linear layer after it) answers in PyTorch's order.
   const Shape m = output_map_;
   if (m.size() > 0)

@@ -40,6 +40,12 @@ class XnnEngine {
   std::vector<float> forward(const float* pixels, int batch);        // allocates the result
   std::vector<float> probabilities(const float* pixels, int batch);  // softmax of the logits
 
+  // Runs only the layers before `layer` (an index into architecture().layers, which has batch norm
+  // folded) and writes their output per image in PyTorch's (c, h, w) order: the input of a tail that
+  // TailTrainer trains from that layer on. feature_size(layer) values per image.
+  void features_before(size_t layer, const float* pixels, int batch, float* features);
+  int feature_size(size_t layer) const;
+
   const Architecture& architecture() const { return arch_; }  // as run: batch norm folded
   int num_classes() const { return arch_.num_classes; }
   int max_batch() const { return max_batch_; }
@@ -58,6 +64,8 @@ class XnnEngine {
 
  private:
   void check_batch(int batch) const;
+  void prepare(const float* pixels, int batch);  // buffers, reshape, normalised NHWC input
+  const float* run_steps(size_t count);          // runs steps [0, count), returns the last output
 
   Architecture arch_;
   Normalization norm_;

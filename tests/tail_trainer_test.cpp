@@ -1,0 +1,161 @@
+// The in-browser tail trainer (native and wasm): gradients agree with finite differences, training
+// lowers the loss, a non-finite step restores the weights, and trained weights go back by name.
+#include <cmath>
+
+#include "digitlab/safetensors.h"
+#include "tail_trainer.h"
+#include "test_support.h"
+#include "train_layers.h"
+
+namespace digitlab {
+namespace {
+
+using testing::random_vector;
+
+struct Batch {
+  std::vector<float> features;
+  std::vector<uint8_t> labels;
+};
+
+Batch random_batch(int features, int B, uint64_t seed) {
+  Batch b{random_vector(size_t(B) * size_t(features), seed, 0.f, 2.f), {}};
+  for (int i = 0; i < B; ++i) b.labels.push_back(uint8_t((i * 7 + int(seed)) % 10));
+  return b;
+}
+
+TEST(TailTrainer, TrainsTheLayersAfterTheLastSpatialLayer) {
+  const Model seed = init_model(preset("seed-cnn"), 1);
+  TailTrainer t(seed, head_start(seed.arch), OptimizerOptions{});
+  EXPECT_EQ(t.input_size(), 3136);  // 64 x 7 x 7, flattened
+  EXPECT_EQ(t.num_parameters(), size_t(3136 * 128 + 128 + 128 * 10 + 10));
+  const Model dl = init_model(preset("digitlab-cnn"), 1);
+  TailTrainer d(dl, head_start(dl.arch), OptimizerOptions{});
+  EXPECT_EQ(d.input_size(), 128);
+  EXPECT_EQ(d.num_parameters(), size_t(128 * 10 + 10));
+}
+
+TEST(TailTrainer, GradientsMatchFiniteDifferences) {
+  // keras-cnn's head: flatten 576 -> fc1 64 -> relu -> fc2 10; checked on a sample of coordinates.
+  const Model m = init_model(preset("keras-cnn"), 4);
+  TailTrainer t(m, head_start(m.arch), OptimizerOptions{});
+  const Batch b = random_batch(t.input_size(), 5, 3);
+  t.forward_backward(b.features.data(), b.labels.data(), 5, false);
+  const std::vector<float> analytic = t.gradients();
+  const float h = 1e-3f;
+  for (size_t i = 0; i < analytic.size(); i += 997) {
+    std::vector<float>& p = t.parameters();
+    const float saved = p[i];
+    p[i] = saved + h;
+    const double up = t.forward_backward(b.features.data(), b.labels.data(), 5, false);
+    p[i] = saved - h;
+    const double down = t.forward_backward(b.features.data(), b.labels.data(), 5, false);
+    p[i] = saved;
+    const double numeric = (up - down) / (2 * h);
+    EXPECT_NEAR(analytic[i], numeric, 2e-3 + 0.02 * std::fabs(numeric)) << "parameter " << i;
+  }
+}
+
+// Every preset's last convolution block (batch norm folded), checked on a sample of coordinates:
+// exercises the conv (incl. depthwise-separable), max-pool and global-average-pool backward passes.
+TEST(TailTrainer, LastBlockGradientsMatchFiniteDifferences) {
+  for (const std::string& name : preset_names()) {
+    SCOPED_TRACE(name);
+    const Model m = fold_batch_norm(init_model(preset(name), 5));
+    TailTrainer t(m, last_block_start(m.arch), OptimizerOptions{});
+    const int B = 3;
+    const Batch b = random_batch(t.input_size(), B, 8);
+    t.forward_backward(b.features.data(), b.labels.data(), B, false);
+    const std::vector<float> analytic = t.gradients();
+    const std::vector<float> danalytic = t.input_gradient();
+    const float h = 1e-3f;
+    auto numeric = [&](float& x) {
+      const float saved = x;
+      x = saved + h;
+      const double up = t.forward_backward(b.features.data(), b.labels.data(), B, false);
+      x = saved - h;
+      const double down = t.forward_backward(b.features.data(), b.labels.data(), B, false);
+      x = saved;
+      return (up - down) / (2 * h);
+    };
+    for (size_t i = 0; i < analytic.size(); i += 1 + analytic.size() / 40) {
+      const double n = numeric(t.parameters()[i]);
+      EXPECT_NEAR(analytic[i], n, 2e-3 + 0.02 * std::fabs(n)) << "parameter " << i;
+    }
+    std::vector<float> inputs = b.features;
+    for (size_t i = 0; i < inputs.size(); i += 1 + inputs.size() / 20) {
+      const float saved = inputs[i];
+      inputs[i] = saved + h;
+      const double up = t.forward_backward(inputs.data(), b.labels.data(), B, false);
+      inputs[i] = saved - h;
+      const double down = t.forward_backward(inputs.data(), b.labels.data(), B, false);
+      inputs[i] = saved;
+      const double n = (up - down) / (2 * h);
+      EXPECT_NEAR(danalytic[i], n, 2e-3 + 0.02 * std::fabs(n)) << "input " << i;
+    }
+  }
+}
+
+TEST(TailTrainer, RefusesUnfoldedBatchNorm) {
+  const Model m = init_model(preset("digitlab-cnn"), 1);
+  EXPECT_ERROR_CONTAINS(TailTrainer(m, 0, OptimizerOptions{}), "fold batch norm");
+}
+
+TEST(TailTrainer, TrainingLowersTheLossOnAFixedBatch) {
+  for (const char* kind : {"adam", "sgd"}) {
+    SCOPED_TRACE(kind);
+    OptimizerOptions o;
+    o.kind = kind;
+    o.lr = std::string(kind) == "adam" ? 1e-3f : 0.05f;
+    const Model m = init_model(preset("seed-cnn"), 2);
+    TailTrainer t(m, head_start(m.arch), o);
+    const Batch b = random_batch(t.input_size(), 32, 5);
+    const float first = t.train_step(b.features.data(), b.labels.data(), 32).loss;
+    float last = first;
+    for (int i = 0; i < 30; ++i) last = t.train_step(b.features.data(), b.labels.data(), 32).loss;
+    EXPECT_LT(last, 0.5f * first);
+  }
+}
+
+TEST(TailTrainer, NonFiniteStepRestoresTheWeights) {
+  OptimizerOptions o;
+  o.kind = "sgd";
+  const Model m = init_model(preset("keras-cnn"), 2);
+  TailTrainer t(m, head_start(m.arch), o);
+  Batch b = random_batch(t.input_size(), 8, 9);
+  for (float& f : b.features) f *= 3e38f;  // activations overflow to inf, the loss to NaN
+  const std::vector<float> before = t.parameters();
+  const TailStep s = t.train_step(b.features.data(), b.labels.data(), 8);
+  EXPECT_FALSE(s.ok);
+  EXPECT_EQ(t.parameters(), before);
+  b.features[0] = NAN;
+  EXPECT_FALSE(t.train_step(b.features.data(), b.labels.data(), 8).ok);
+  EXPECT_EQ(t.parameters(), before);
+}
+
+TEST(TailTrainer, RejectsBadBatchesAndLabels) {
+  const Model m = init_model(preset("dsconv"), 2);
+  TailTrainer t(m, head_start(m.arch), OptimizerOptions{});
+  Batch b = random_batch(t.input_size(), 4, 1);
+  EXPECT_ERROR_CONTAINS(t.train_step(b.features.data(), b.labels.data(), 0), "batch size");
+  b.labels[2] = 10;
+  EXPECT_ERROR_CONTAINS(t.train_step(b.features.data(), b.labels.data(), 4), "label 10");
+  OptimizerOptions bad;
+  bad.kind = "rmsprop";
+  EXPECT_ERROR_CONTAINS(TailTrainer(init_model(preset("dsconv"), 2), 0, bad), "rmsprop");
+}
+
+TEST(TailTrainer, TrainedWeightsGoBackUnderTheirNames) {
+  Model m = init_model(preset("digitlab-cnn"), 6);
+  TailTrainer t(m, head_start(m.arch), OptimizerOptions{});
+  const Batch b = random_batch(t.input_size(), 16, 2);
+  for (int i = 0; i < 5; ++i) t.train_step(b.features.data(), b.labels.data(), 16);
+  const std::vector<float> before_fc = m.params.at("fc.weight").data;
+  t.write_to(m);
+  EXPECT_NE(m.params.at("fc.weight").data, before_fc);
+  EXPECT_EQ(std::vector<float>(t.parameters().begin(), t.parameters().begin() + 1280), m.params.at("fc.weight").data);
+  const Model back = decode_model(encode_model(m).data(), encode_model(m).size());  // still a valid model
+  EXPECT_EQ(back.params.at("fc.bias").data, m.params.at("fc.bias").data);
+}
+
+}  // namespace
+}  // namespace digitlab

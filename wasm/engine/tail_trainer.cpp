@@ -1,0 +1,217 @@
+#include "tail_trainer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "digitlab/error.h"
+
+namespace digitlab {
+namespace {
+
+bool is_head_kind(LayerKind k) {
+  return k == LayerKind::linear || k == LayerKind::relu || k == LayerKind::dropout || k == LayerKind::flatten;
+}
+
+size_t count_parameters(const Architecture& arch, size_t first) {
+  size_t n = 0;
+  for (size_t i = first; i < arch.layers.size(); ++i) {
+    const Layer& l = arch.layers[i];
+    if (l.kind == LayerKind::conv2d)
+      n += size_t(l.out_channels) * size_t(l.in_channels / l.groups) * size_t(l.kernel) * size_t(l.kernel) +
+           (l.bias ? size_t(l.out_channels) : 0);
+    if (l.kind == LayerKind::linear)
+      n += size_t(l.in_features) * size_t(l.out_features) + (l.bias ? size_t(l.out_features) : 0);
+  }
+  return n;
+}
+
+}  // namespace
+
+size_t head_start(const Architecture& arch) {
+  size_t first = arch.layers.size();
+  while (first > 0 && is_head_kind(arch.layers[first - 1].kind)) --first;
+  return first;
+}
+
+size_t last_block_start(const Architecture& arch) {
+  for (size_t i = arch.layers.size(); i-- > 0;)
+    if (arch.layers[i].kind == LayerKind::conv2d) return i;
+  throw Error(arch.name + " has no convolution to train");
+}
+
+TailTrainer::TailTrainer(const Model& model, size_t first_layer, const OptimizerOptions& options, uint64_t seed)
+    : first_(first_layer), optimizer_(options, count_parameters(model.arch, std::min(first_layer, model.arch.layers.size()))),
+      rng_(seed) {
+  validate_parameters(model.arch, model.params);
+  const Architecture& arch = model.arch;
+  if (first_ >= arch.layers.size()) throw Error(arch.name + ": no layers from " + std::to_string(first_) + " on to train");
+  const std::vector<Shape> shapes = infer_shapes(arch);
+  input_ = first_ == 0 ? arch.input : shapes[first_ - 1];
+  Shape s = input_;
+  for (size_t i = first_; i < arch.layers.size(); ++i) {
+    const Layer& l = arch.layers[i];
+    if (l.kind == LayerKind::batch_norm2d)
+      throw Error("layer " + std::to_string(i) + " (" + describe(l) + "): fold batch norm before training the tail");
+    Step st;
+    st.layer = l;
+    st.in = s;
+    st.out = shapes[i];
+    const auto append = [&](const std::string& name) {
+      const Tensor& t = model.params.at(name);
+      const size_t at = params_.size();
+      params_.insert(params_.end(), t.data.begin(), t.data.end());
+      return at;
+    };
+    if (l.kind == LayerKind::conv2d || l.kind == LayerKind::linear) {
+      st.weight = append(l.name + ".weight");
+      st.has_bias = l.bias;
+      if (l.bias) st.bias = append(l.name + ".bias");
+    }
+    if (l.kind == LayerKind::conv2d) {
+      st.conv = ConvGeometry{s.c, s.h, s.w, l.out_channels, l.kernel, l.stride, l.padding, l.dilation, l.groups};
+      st.weight_t.resize(size_t(l.out_channels) * size_t(s.c / l.groups) * size_t(l.kernel) * size_t(l.kernel));
+    }
+    steps_.push_back(std::move(st));
+    s = shapes[i];
+  }
+  if (s.size() != 10) throw Error(arch.name + " ends with " + std::to_string(s.size()) + " outputs, not 10 classes");
+  grads_.assign(params_.size(), 0.f);
+  acts_.resize(steps_.size());
+  masks_.resize(steps_.size());
+  dacts_.resize(steps_.size());
+}
+
+void TailTrainer::ensure_batch(int B) {
+  if (B < 1 || B > 65536) throw Error("batch size must be between 1 and 65536, got " + std::to_string(B));
+  if (B <= batch_capacity_) return;
+  size_t scratch = 0;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    Step& st = steps_[i];
+    acts_[i].resize(size_t(B) * size_t(st.out.size()));
+    dacts_[i].resize(size_t(B) * size_t(st.out.size()));
+    if (st.layer.kind == LayerKind::dropout) masks_[i].resize(size_t(B) * size_t(st.out.size()));
+    if (st.layer.kind == LayerKind::max_pool2d) st.argmax.resize(size_t(B) * size_t(st.out.size()));
+    if (st.layer.kind == LayerKind::conv2d) {
+      st.col.resize(size_t(B) * size_t(st.conv.col_size()));
+      const size_t P = size_t(st.conv.OH()) * size_t(st.conv.OW());
+      scratch = std::max(scratch, P * size_t(st.conv.OC + st.conv.C / st.conv.groups * st.conv.K * st.conv.K));
+    }
+  }
+  scratch_.resize(scratch);
+  probs_.resize(size_t(B) * 10);
+  dinput_.resize(size_t(B) * size_t(input_.size()));
+  batch_capacity_ = B;
+}
+
+void TailTrainer::forward(const float* inputs, int B, bool dropout) {
+  ensure_batch(B);
+  const float* x = inputs;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    Step& st = steps_[i];
+    float* y = acts_[i].data();
+    const int64_t n = int64_t(B) * st.out.size();
+    const Layer& l = st.layer;
+    switch (l.kind) {
+      case LayerKind::conv2d:
+        transpose_conv_weight(st.weight_t.data(), params_.data() + st.weight, st.conv);
+        conv2d_train_forward(y, st.col.data(), scratch_.data(), x, st.weight_t.data(),
+                             st.has_bias ? params_.data() + st.bias : nullptr, st.conv, B);
+        break;
+      case LayerKind::linear:
+        linear_forward(y, x, params_.data() + st.weight, st.has_bias ? params_.data() + st.bias : nullptr, B,
+                       int(st.in.size()), int(st.out.size()));
+        break;
+      case LayerKind::relu: relu_forward(y, x, int(n)); break;
+      case LayerKind::max_pool2d:
+        max_pool2d_train_forward(y, st.argmax.data(), x, B, st.in.c, st.in.h, st.in.w, l.kernel, l.stride);
+        break;
+      case LayerKind::global_avg_pool: global_avg_pool_forward(y, x, B, st.in.c, st.in.h, st.in.w); break;
+      case LayerKind::dropout:
+        if (dropout && l.p > 0.f) dropout_forward(y, masks_[i].data(), x, n, l.p, &rng_);
+        else std::memcpy(y, x, sizeof(float) * size_t(n));
+        break;
+      case LayerKind::flatten: std::memcpy(y, x, sizeof(float) * size_t(n)); break;
+      case LayerKind::batch_norm2d: break;  // refused by the constructor
+    }
+    x = y;
+  }
+}
+
+float TailTrainer::forward_backward(const float* inputs, const uint8_t* labels, int B, bool dropout) {
+  forward(inputs, B, dropout);
+  for (int b = 0; b < B; ++b)
+    if (labels[b] > 9) throw Error("label " + std::to_string(labels[b]) + " is not a digit");
+  const float loss = softmax_cross_entropy_forward(probs_.data(), acts_.back().data(), labels, B, 10);
+  std::fill(grads_.begin(), grads_.end(), 0.f);
+  softmax_cross_entropy_backward(dacts_.back().data(), probs_.data(), labels, B, 10);
+  for (size_t i = steps_.size(); i-- > 0;) {
+    Step& st = steps_[i];
+    const float* dout = dacts_[i].data();
+    const float* in = i == 0 ? inputs : acts_[i - 1].data();
+    float* din = i == 0 ? dinput_.data() : dacts_[i - 1].data();
+    const int64_t n_in = int64_t(B) * st.in.size();
+    const Layer& l = st.layer;
+    switch (l.kind) {
+      case LayerKind::conv2d:
+        conv2d_backward(din, grads_.data() + st.weight, st.has_bias ? grads_.data() + st.bias : nullptr, scratch_.data(),
+                        dout, st.col.data(), params_.data() + st.weight, st.conv, B);
+        break;
+      case LayerKind::linear:
+        linear_backward(din, grads_.data() + st.weight, st.has_bias ? grads_.data() + st.bias : nullptr, dout, in,
+                        params_.data() + st.weight, B, int(st.in.size()), int(st.out.size()));
+        break;
+      case LayerKind::relu: relu_backward(din, dout, acts_[i].data(), n_in); break;
+      case LayerKind::max_pool2d:
+        max_pool2d_backward(din, dout, st.argmax.data(), B, st.in.c, st.in.h, st.in.w, st.out.h, st.out.w);
+        break;
+      case LayerKind::global_avg_pool: global_avg_pool_backward(din, dout, B, st.in.c, st.in.h, st.in.w); break;
+      case LayerKind::dropout:
+        if (dropout && l.p > 0.f) dropout_backward(din, dout, masks_[i].data(), n_in);
+        else std::memcpy(din, dout, sizeof(float) * size_t(n_in));
+        break;
+      case LayerKind::flatten: std::memcpy(din, dout, sizeof(float) * size_t(n_in)); break;
+      case LayerKind::batch_norm2d: break;
+    }
+  }
+  return loss;
+}
+
+TailStep TailTrainer::train_step(const float* inputs, const uint8_t* labels, int B) {
+  TailStep r;
+  r.loss = forward_backward(inputs, labels, B, /*dropout=*/true);
+  if (!std::isfinite(r.loss)) {
+    r.ok = false;
+    return r;
+  }
+  backup_ = params_;
+  optimizer_.step(params_.data(), grads_.data());
+  for (float p : params_) {
+    if (!std::isfinite(p)) {
+      params_ = backup_;
+      optimizer_.reset();
+      r.ok = false;
+      return r;
+    }
+  }
+  return r;
+}
+
+void TailTrainer::predict(const float* inputs, int B, float* logits) {
+  forward(inputs, B, /*dropout=*/false);
+  std::memcpy(logits, acts_.back().data(), sizeof(float) * size_t(B) * 10);
+}
+
+void TailTrainer::write_to(Model& model) const {
+  for (const Step& st : steps_) {
+    if (st.layer.kind != LayerKind::linear && st.layer.kind != LayerKind::conv2d) continue;
+    Tensor& w = model.params.at(st.layer.name + ".weight");
+    std::copy_n(params_.begin() + long(st.weight), w.data.size(), w.data.begin());
+    if (st.has_bias) {
+      Tensor& b = model.params.at(st.layer.name + ".bias");
+      std::copy_n(params_.begin() + long(st.bias), b.data.size(), b.data.begin());
+    }
+  }
+}
+
+}  // namespace digitlab
