@@ -1,0 +1,205 @@
+// The engine's figures, native and under node (wasm SIMD), printed with their baselines from the
+// same run: the reference forward pass, and a FLOP-bound estimate from a measured SIMD multiply-add
+// peak of this runtime. Then fine-tuning throughput of the tail trainer and a whole fine-tuning
+// session (200 samples x 20 epochs) as the page runs it. Uses the shipped models in models/.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include "digitlab/file_io.h"
+#include "digitlab/idx.h"
+#include "digitlab/reference.h"
+#include "digitlab/safetensors.h"
+#include "fine_tuner.h"
+#include "tail_trainer.h"
+#include "xnn_engine.h"
+
+using namespace digitlab;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+const std::string kRoot = DIGITLAB_SOURCE_DIR;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+struct Timing {
+  double median_us, p95_us;
+};
+
+template <typename F>
+Timing time_us(F&& f, int runs, int warmup) {
+  for (int i = 0; i < warmup; ++i) f();
+  std::vector<double> t(static_cast<size_t>(runs));
+  for (double& x : t) {
+    const auto a = Clock::now();
+    f();
+    x = seconds_since(a) * 1e6;
+  }
+  std::sort(t.begin(), t.end());
+  return {t[t.size() / 2], t[std::min(t.size() - 1, t.size() * 95 / 100)]};
+}
+
+// Peak f32 multiply-add rate of this runtime's SIMD: 8 independent accumulator chains (named, so they
+// stay in registers) hide the latency of each multiply-add. wasm: 128-bit f32x4 mul + add (wasm SIMD
+// has no fused multiply-add). Native: 256-bit AVX2 FMA when the CPU has it, as XNNPACK uses.
+template <typename V>
+double peak_loop(V a, V b, long iters, int flops_per_op) {
+  V c0 = a * 0.5f, c1 = a * 0.6f, c2 = a * 0.7f, c3 = a * 0.8f, c4 = a * 0.9f, c5 = a * 1.1f, c6 = a * 1.2f, c7 = a * 1.3f;
+  const auto t0 = Clock::now();
+  for (long it = 0; it < iters; ++it) {
+    c0 = c0 * a + b; c1 = c1 * a + b; c2 = c2 * a + b; c3 = c3 * a + b;
+    c4 = c4 * a + b; c5 = c5 * a + b; c6 = c6 * a + b; c7 = c7 * a + b;
+  }
+  const double s = seconds_since(t0);
+  const V sum = c0 + c1 + c2 + c3 + c4 + c5 + c6 + c7;
+  volatile float sink = sum[0];
+  (void)sink;
+  return double(iters) * 8 * double(sizeof(V) / sizeof(float)) * flops_per_op / s / 1e9;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) double peak_avx2_fma(long iters) {
+  volatile float va = 0.999f, vb = 1e-4f;
+  const __m256 a = _mm256_set1_ps(va), b = _mm256_set1_ps(vb);
+  __m256 c[8];
+  for (int i = 0; i < 8; ++i) c[i] = _mm256_set1_ps(0.5f + 0.1f * float(i));
+  const auto t0 = Clock::now();
+  for (long it = 0; it < iters; ++it) {
+    c[0] = _mm256_fmadd_ps(c[0], a, b); c[1] = _mm256_fmadd_ps(c[1], a, b);
+    c[2] = _mm256_fmadd_ps(c[2], a, b); c[3] = _mm256_fmadd_ps(c[3], a, b);
+    c[4] = _mm256_fmadd_ps(c[4], a, b); c[5] = _mm256_fmadd_ps(c[5], a, b);
+    c[6] = _mm256_fmadd_ps(c[6], a, b); c[7] = _mm256_fmadd_ps(c[7], a, b);
+  }
+  const double s = seconds_since(t0);
+  __m256 sum = c[0];
+  for (int i = 1; i < 8; ++i) sum = _mm256_add_ps(sum, c[i]);
+  volatile float sink = _mm256_cvtss_f32(sum);
+  (void)sink;
+  return double(iters) * 8 * 8 * 2 / s / 1e9;
+}
+#endif
+
+double simd_peak_once(std::string* what);
+
+// Best of many short calls: V8 first runs wasm in its baseline compiler and swaps in optimised code
+// only for later calls (a single long call would measure the baseline compiler).
+double simd_peak_gflops(std::string* what) {
+  double best = 0;
+  for (int round = 0; round < 40; ++round) best = std::max(best, simd_peak_once(what));
+  return best;
+}
+
+double simd_peak_once(std::string* what) {
+  typedef float v4 __attribute__((vector_size(16)));
+  const long iters = 2'000'000;
+#if defined(__x86_64__)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    *what = "256-bit AVX2 FMA";
+    return peak_avx2_fma(iters);
+  }
+#endif
+  *what = "128-bit multiply + add";
+  volatile float va = 0.999f, vb = 1e-4f;
+  return peak_loop(v4{va, va, va, va}, v4{vb, vb, vb, vb}, iters, 2);
+}
+
+Model load_or_init(const std::string& name) {
+  const std::string path = kRoot + "/models/" + name + ".safetensors";
+  if (file_exists(path)) return load_model_file(path);
+  std::printf("(models/%s.safetensors missing: random weights, same cost)\n", name.c_str());
+  return init_model(preset(name), 1);
+}
+
+void bench_inference(const std::string& name, double peak_gflops) {
+  const Model m = load_or_init(name);
+  XnnEngine engine(m);
+  const double mflop = 2.0 * double(multiply_adds(m.arch)) / 1e6;
+  std::vector<float> pixels(64 * 784), logits(64 * 10);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = float((i * 2654435761u) % 256) / 255.f;
+  const Timing b1 = time_us([&] { engine.forward(pixels.data(), 1, logits.data()); }, 1000, 50);
+  const Timing b64 = time_us([&] { engine.forward(pixels.data(), 64, logits.data()); }, 30, 3);
+  const Timing r1 = time_us([&] { reference_forward(m, pixels.data(), 1); }, 20, 2);
+  const Timing r64 = time_us([&] { reference_forward(m, pixels.data(), 64); }, 3, 1);
+  const double bound_us = mflop / peak_gflops * 1e3;  // MFLOP / (GFLOP/s) = ms
+  std::printf("\n%s: %.2f MFLOP per image (%lld parameters)\n", name.c_str(), mflop, (long long)parameter_count(m.arch));
+  std::printf("  %-30s %12s %12s %14s\n", "", "b1 median", "b1 p95", "b64 img/s");
+  std::printf("  %-30s %10.1f us %10.1f us %14.0f\n", "XNNPACK engine", b1.median_us, b1.p95_us, 64e6 / b64.median_us);
+  std::printf("  %-30s %10.1f us %10.1f us %14.0f\n", "reference forward (baseline)", r1.median_us, r1.p95_us,
+              64e6 / r64.median_us);
+  std::printf("  %-30s %10.1f us %13s %14.0f\n", "FLOP bound at the SIMD peak", bound_us, "", 1e6 / bound_us);
+  std::printf("  engine vs reference: %.0fx (b1), %.0fx (b64); fraction of the FLOP bound: %.0f%% (b1), %.0f%% (b64)\n",
+              r1.median_us / b1.median_us, r64.median_us / b64.median_us, 100 * bound_us / b1.median_us,
+              100 * bound_us * 64 / b64.median_us);
+}
+
+void bench_tail(const Model& folded, const char* what, size_t first) {
+  TailTrainer t(folded, first, OptimizerOptions{});
+  const int B = 32;
+  std::vector<float> x(size_t(B) * size_t(t.input_size()));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float((i * 40503u) % 1000) / 500.f;
+  std::vector<uint8_t> y(B);
+  for (int i = 0; i < B; ++i) y[size_t(i)] = uint8_t(i % 10);
+  const Timing s = time_us([&] { t.train_step(x.data(), y.data(), B); }, 50, 5);
+  std::printf("  %-34s %10.3f ms/step %10.0f steps/s %10.0f samples/s  (%zu parameters)\n", what, s.median_us / 1e3,
+              1e6 / s.median_us, 32e6 / s.median_us, t.num_parameters());
+}
+
+void bench_session(const Model& m, const Dataset& samples, const Dataset& replay, const char* trainable) {
+  FineTuneConfig c;
+  c.trainable = trainable;
+  c.holdout = 0.f;
+  const auto t0 = Clock::now();
+  FineTuner tuner(m, replay, c);
+  const double t_replay = seconds_since(t0);
+  const auto t1 = Clock::now();
+  tuner.start(samples);
+  const double t_start = seconds_since(t1);
+  const auto t2 = Clock::now();
+  while (tuner.status().state == FineTuneStatus::State::running) tuner.run(50);
+  const double t_train = seconds_since(t2);
+  std::printf("  %-11s replay features %.2f s + sample features %.2f s + %d steps %.2f s = %.2f s\n", trainable,
+              t_replay, t_start, tuner.status().step, t_train, t_replay + t_start + t_train);
+}
+
+}  // namespace
+
+int main() {
+#ifdef __EMSCRIPTEN__
+  std::printf("runtime: wasm32 SIMD128 (Emscripten), 1 thread\n");
+#else
+  std::printf("runtime: native, 1 thread\n");
+#endif
+  std::string peak_kind;
+  const double peak = simd_peak_gflops(&peak_kind);
+  std::printf("SIMD multiply-add peak (%s, 8 chains, 1 thread): %.1f GFLOP/s\n", peak_kind.c_str(), peak);
+  bench_inference("digitlab-cnn", peak);
+  bench_inference("seed-cnn", peak);
+
+  std::printf("\nfine-tuning steps, batch 32, on cached trunk features:\n");
+  for (const char* name : {"digitlab-cnn", "seed-cnn"}) {
+    const Model folded = fold_batch_norm(load_or_init(name));
+    bench_tail(folded, (std::string(name) + " head").c_str(), head_start(folded.arch));
+    bench_tail(folded, (std::string(name) + " last block + head").c_str(), last_block_start(folded.arch));
+  }
+
+  const std::string replay_images = kRoot + "/models/mnist-replay-1000-images.idx.gz";
+  if (!file_exists(replay_images)) {
+    std::printf("\n(models/mnist-replay-1000-*.idx.gz missing: no session figures)\n");
+    return 0;
+  }
+  const Dataset replay = load_dataset(replay_images, kRoot + "/models/mnist-replay-1000-labels.idx.gz");
+  Dataset samples;
+  samples.images.assign(replay.images.begin(), replay.images.begin() + 200 * 784);
+  samples.labels.assign(replay.labels.begin(), replay.labels.begin() + 200);
+  std::printf("\nfine-tuning session, digitlab-cnn, 200 samples x 20 epochs, 1,000 replay digits (as in the page):\n");
+  const Model m = load_or_init("digitlab-cnn");
+  bench_session(m, samples, replay, "head");
+  bench_session(m, samples, replay, "last-block");
+  return 0;
+}
