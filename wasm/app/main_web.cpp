@@ -49,8 +49,23 @@ void frame() {
 
 }  // namespace
 
+// The page's JavaScript API (window.app in web/static/index.html) reads these.
 extern "C" EMSCRIPTEN_KEEPALIVE int app_has_ink() { return g_app.has_ink ? 1 : 0; }
 extern "C" EMSCRIPTEN_KEEPALIVE int app_stroke_count() { return int(g_app.canvas.strokes().size()); }
+extern "C" EMSCRIPTEN_KEEPALIVE int app_top_label() { return g_app.prediction.valid ? g_app.prediction.label : -1; }
+extern "C" EMSCRIPTEN_KEEPALIVE float app_probability(int digit) {
+  return digit >= 0 && digit < 10 ? g_app.prediction.probabilities[digit] : 0.f;
+}
+extern "C" EMSCRIPTEN_KEEPALIVE const char* app_model_name() { return g_app.model_name.c_str(); }
+extern "C" EMSCRIPTEN_KEEPALIVE const char* app_model_error() { return g_app.model_error.c_str(); }
+// 0: x, 1: y, 2: side of the drawing pad, in framebuffer pixels (the page converts to CSS pixels).
+extern "C" EMSCRIPTEN_KEEPALIVE float app_pad_rect(int i) {
+  return i == 0 ? g_app.pad_x : i == 1 ? g_app.pad_y : g_app.pad_side;
+}
+// Takes a copy of a weight file's bytes (malloc'ed by the page); 1 when the model is now in use.
+extern "C" EMSCRIPTEN_KEEPALIVE int app_load_model_bytes(const uint8_t* bytes, int size, const char* name) {
+  return digitlab::app_load_model(g_app, bytes, size_t(size), name) ? 1 : 0;
+}
 
 int main() {
   if (!glfwInit()) {

@@ -36,17 +36,18 @@ test('page loads with no console errors and renders', async () => {
 
 test('a mouse stroke on the pad becomes ink', async () => {
   const { page, errors } = await openPage(browser, server.url);
-  assert.deepEqual(await page.evaluate(() => window.app.state()), { strokes: 0, hasInk: false });
+  const ink = async () => { const s = await page.evaluate(() => window.app.state()); return { strokes: s.strokes, hasInk: s.hasInk }; };
+  assert.deepEqual(await ink(), { strokes: 0, hasInk: false });
   await page.mouse.move(200, 150);
   await page.mouse.down();
   for (let i = 1; i <= 20; i++) { await page.mouse.move(200 + i * 2, 150 + i * 12); await page.waitForTimeout(16); }
   await page.mouse.up();
   await page.waitForTimeout(100);
   await page.screenshot({ path: path.join(artifacts, 'page-stroke.png') });
-  assert.deepEqual(await page.evaluate(() => window.app.state()), { strokes: 1, hasInk: true });
+  assert.deepEqual(await ink(), { strokes: 1, hasInk: true });
   await page.keyboard.press('z');  // undo
   await page.waitForTimeout(100);
-  assert.deepEqual(await page.evaluate(() => window.app.state()), { strokes: 0, hasInk: false });
+  assert.deepEqual(await ink(), { strokes: 0, hasInk: false });
   assert.deepEqual(errors, []);
   await page.close();
 });
