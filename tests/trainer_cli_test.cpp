@@ -141,3 +141,24 @@ TEST(TrainerCli, PredictReadsImageFilesAndPrintsJson) {
 
 }  // namespace
 }  // namespace digitlab
+
+namespace digitlab {
+namespace {
+
+// What the browser exports after fine-tuning is a batch-norm-folded model with extra provenance: the
+// native tool must read it and score it as the unfolded original.
+TEST(TrainerCli, FoldedModelsFromTheEngineLoadAndEvaluate) {
+  DIGITLAB_REQUIRE_MNIST(dir);
+  const std::string shipped = std::string(DIGITLAB_SOURCE_DIR) + "/models/digitlab-cnn.safetensors";
+  if (!file_exists(shipped)) GTEST_SKIP() << "no shipped model";
+  const std::string folded = out("folded.safetensors");
+  const CliRun e = run_cli("export --model " + shipped + " --fold-batch-norm --out " + folded);
+  ASSERT_EQ(e.exit_code, 0) << e.output;
+  EXPECT_EQ(load_model_file(folded).params.count("bn1.weight"), 0u);
+  const CliRun r = run_cli("eval --model " + folded + " --data " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("accuracy 99.6"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace digitlab
