@@ -18,6 +18,7 @@
 #include "fine_tuner.h"
 #include "tail_trainer.h"
 #include "xnn_engine.h"
+#include "xnn_matmul.h"
 
 using namespace digitlab;
 using Clock = std::chrono::steady_clock;
@@ -138,15 +139,16 @@ void bench_inference(const std::string& name, double peak_gflops) {
               100 * bound_us * 64 / b64.median_us);
 }
 
-void bench_tail(const Model& folded, const char* what, size_t first) {
-  TailTrainer t(folded, first, OptimizerOptions{});
+void bench_tail(const Model& folded, const std::string& what, size_t first, bool xnnpack) {
+  TailTrainer t(folded, first, OptimizerOptions{}, 1, xnnpack ? xnn_matmul() : MatMul(matmul_loops));
   const int B = 32;
   std::vector<float> x(size_t(B) * size_t(t.input_size()));
   for (size_t i = 0; i < x.size(); ++i) x[i] = float((i * 40503u) % 1000) / 500.f;
   std::vector<uint8_t> y(B);
   for (int i = 0; i < B; ++i) y[size_t(i)] = uint8_t(i % 10);
-  const Timing s = time_us([&] { t.train_step(x.data(), y.data(), B); }, 50, 5);
-  std::printf("  %-34s %10.3f ms/step %10.0f steps/s %10.0f samples/s  (%zu parameters)\n", what, s.median_us / 1e3,
+  const Timing s = time_us([&] { t.train_step(x.data(), y.data(), B); }, 50, 20);
+  std::printf("  %-46s %9.3f ms/step %8.0f steps/s %9.0f samples/s  (%zu parameters)\n",
+              (what + (xnnpack ? ", XNNPACK" : ", loops (baseline)")).c_str(), s.median_us / 1e3,
               1e6 / s.median_us, 32e6 / s.median_us, t.num_parameters());
 }
 
@@ -184,8 +186,10 @@ int main() {
   std::printf("\nfine-tuning steps, batch 32, on cached trunk features:\n");
   for (const char* name : {"digitlab-cnn", "seed-cnn"}) {
     const Model folded = fold_batch_norm(load_or_init(name));
-    bench_tail(folded, (std::string(name) + " head").c_str(), head_start(folded.arch));
-    bench_tail(folded, (std::string(name) + " last block + head").c_str(), last_block_start(folded.arch));
+    for (bool xnnpack : {true, false}) {
+      bench_tail(folded, std::string(name) + " head", head_start(folded.arch), xnnpack);
+      bench_tail(folded, std::string(name) + " last block + head", last_block_start(folded.arch), xnnpack);
+    }
   }
 
   const std::string replay_images = kRoot + "/models/mnist-replay-1000-images.idx.gz";

@@ -122,14 +122,25 @@ TEST(TailTrainer, NonFiniteStepRestoresTheWeights) {
   const Model m = init_model(preset("keras-cnn"), 2);
   TailTrainer t(m, head_start(m.arch), o);
   Batch b = random_batch(t.input_size(), 8, 9);
-  for (float& f : b.features) f *= 3e38f;  // activations overflow to inf, the loss to NaN
+  for (float& f : b.features) f *= 3e38f;  // inputs overflow to inf
   const std::vector<float> before = t.parameters();
   const TailStep s = t.train_step(b.features.data(), b.labels.data(), 8);
-  EXPECT_FALSE(s.ok);
+  EXPECT_FALSE(s.ok) << "loss " << s.loss;
   EXPECT_EQ(t.parameters(), before);
   b.features[0] = NAN;
   EXPECT_FALSE(t.train_step(b.features.data(), b.labels.data(), 8).ok);
   EXPECT_EQ(t.parameters(), before);
+  // Finite but huge inputs, absurd learning rate: the loss or the weights overflow; the step is undone.
+  OptimizerOptions wild;
+  wild.kind = "sgd";
+  wild.lr = 9.f;
+  TailTrainer u(m, head_start(m.arch), wild);
+  Batch c = random_batch(u.input_size(), 8, 9);
+  for (float& f : c.features) f *= 1e38f;  // still finite (max 2e38)
+  const std::vector<float> start = u.parameters();
+  const TailStep bad = u.train_step(c.features.data(), c.labels.data(), 8);
+  EXPECT_FALSE(bad.ok) << "loss " << bad.loss;
+  EXPECT_EQ(u.parameters(), start);
 }
 
 TEST(TailTrainer, RejectsBadBatchesAndLabels) {

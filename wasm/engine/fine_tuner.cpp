@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "digitlab/error.h"
+#include "xnn_matmul.h"
 
 namespace digitlab {
 namespace {
@@ -52,7 +53,7 @@ FineTuner::FineTuner(const Model& base, const Dataset& replay, const FineTuneCon
     throw Error("replay digits per batch must be at least 0 and fewer than the batch size");
   if (!(config.holdout >= 0.f && config.holdout < 1.f)) throw Error("holdout must be in [0, 1)");
   first_layer_ = config.trainable == "head" ? head_start(base_.arch) : last_block_start(base_.arch);
-  head_ = std::make_unique<TailTrainer>(base_, first_layer_, config.optimizer, config.seed);
+  head_ = std::make_unique<TailTrainer>(base_, first_layer_, config.optimizer, config.seed, xnn_matmul());
   feature_size_ = head_->input_size();
   if (feature_size_ != trunk_.feature_size(first_layer_)) throw Error("engine and tail trainer disagree on the tail's input");
   if (replay.size() > 0) {

@@ -40,9 +40,10 @@ size_t last_block_start(const Architecture& arch) {
   throw Error(arch.name + " has no convolution to train");
 }
 
-TailTrainer::TailTrainer(const Model& model, size_t first_layer, const OptimizerOptions& options, uint64_t seed)
-    : first_(first_layer), optimizer_(options, count_parameters(model.arch, std::min(first_layer, model.arch.layers.size()))),
-      rng_(seed) {
+TailTrainer::TailTrainer(const Model& model, size_t first_layer, const OptimizerOptions& options, uint64_t seed,
+                         MatMul mm)
+    : first_(first_layer), mm_(std::move(mm)),
+      optimizer_(options, count_parameters(model.arch, std::min(first_layer, model.arch.layers.size()))), rng_(seed) {
   validate_parameters(model.arch, model.params);
   const Architecture& arch = model.arch;
   if (first_ >= arch.layers.size()) throw Error(arch.name + ": no layers from " + std::to_string(first_) + " on to train");
@@ -70,7 +71,6 @@ TailTrainer::TailTrainer(const Model& model, size_t first_layer, const Optimizer
     }
     if (l.kind == LayerKind::conv2d) {
       st.conv = ConvGeometry{s.c, s.h, s.w, l.out_channels, l.kernel, l.stride, l.padding, l.dilation, l.groups};
-      st.weight_t.resize(size_t(l.out_channels) * size_t(s.c / l.groups) * size_t(l.kernel) * size_t(l.kernel));
     }
     steps_.push_back(std::move(st));
     s = shapes[i];
@@ -85,20 +85,14 @@ TailTrainer::TailTrainer(const Model& model, size_t first_layer, const Optimizer
 void TailTrainer::ensure_batch(int B) {
   if (B < 1 || B > 65536) throw Error("batch size must be between 1 and 65536, got " + std::to_string(B));
   if (B <= batch_capacity_) return;
-  size_t scratch = 0;
   for (size_t i = 0; i < steps_.size(); ++i) {
     Step& st = steps_[i];
     acts_[i].resize(size_t(B) * size_t(st.out.size()));
     dacts_[i].resize(size_t(B) * size_t(st.out.size()));
     if (st.layer.kind == LayerKind::dropout) masks_[i].resize(size_t(B) * size_t(st.out.size()));
     if (st.layer.kind == LayerKind::max_pool2d) st.argmax.resize(size_t(B) * size_t(st.out.size()));
-    if (st.layer.kind == LayerKind::conv2d) {
-      st.col.resize(size_t(B) * size_t(st.conv.col_size()));
-      const size_t P = size_t(st.conv.OH()) * size_t(st.conv.OW());
-      scratch = std::max(scratch, P * size_t(st.conv.OC + st.conv.C / st.conv.groups * st.conv.K * st.conv.K));
-    }
+    if (st.layer.kind == LayerKind::conv2d) st.col.resize(size_t(B) * size_t(st.conv.col_size()));
   }
-  scratch_.resize(scratch);
   probs_.resize(size_t(B) * 10);
   dinput_.resize(size_t(B) * size_t(input_.size()));
   batch_capacity_ = B;
@@ -114,13 +108,12 @@ void TailTrainer::forward(const float* inputs, int B, bool dropout) {
     const Layer& l = st.layer;
     switch (l.kind) {
       case LayerKind::conv2d:
-        transpose_conv_weight(st.weight_t.data(), params_.data() + st.weight, st.conv);
-        conv2d_train_forward(y, st.col.data(), scratch_.data(), x, st.weight_t.data(),
-                             st.has_bias ? params_.data() + st.bias : nullptr, st.conv, B);
+        conv2d_train_forward(y, st.col.data(), x, params_.data() + st.weight,
+                             st.has_bias ? params_.data() + st.bias : nullptr, st.conv, B, mm_);
         break;
       case LayerKind::linear:
-        linear_forward(y, x, params_.data() + st.weight, st.has_bias ? params_.data() + st.bias : nullptr, B,
-                       int(st.in.size()), int(st.out.size()));
+        linear_train_forward(y, x, params_.data() + st.weight, st.has_bias ? params_.data() + st.bias : nullptr, B,
+                             int(st.in.size()), int(st.out.size()), mm_);
         break;
       case LayerKind::relu: relu_forward(y, x, int(n)); break;
       case LayerKind::max_pool2d:
@@ -154,12 +147,12 @@ float TailTrainer::forward_backward(const float* inputs, const uint8_t* labels, 
     const Layer& l = st.layer;
     switch (l.kind) {
       case LayerKind::conv2d:
-        conv2d_backward(din, grads_.data() + st.weight, st.has_bias ? grads_.data() + st.bias : nullptr, scratch_.data(),
-                        dout, st.col.data(), params_.data() + st.weight, st.conv, B);
+        conv2d_backward(din, grads_.data() + st.weight, st.has_bias ? grads_.data() + st.bias : nullptr, dout,
+                        st.col.data(), params_.data() + st.weight, st.conv, B, mm_);
         break;
       case LayerKind::linear:
         linear_backward(din, grads_.data() + st.weight, st.has_bias ? grads_.data() + st.bias : nullptr, dout, in,
-                        params_.data() + st.weight, B, int(st.in.size()), int(st.out.size()));
+                        params_.data() + st.weight, B, int(st.in.size()), int(st.out.size()), mm_);
         break;
       case LayerKind::relu: relu_backward(din, dout, acts_[i].data(), n_in); break;
       case LayerKind::max_pool2d:
@@ -179,6 +172,14 @@ float TailTrainer::forward_backward(const float* inputs, const uint8_t* labels, 
 
 TailStep TailTrainer::train_step(const float* inputs, const uint8_t* labels, int B) {
   TailStep r;
+  // A non-finite input can vanish behind a ReLU and leave a finite loss; never train on one.
+  for (int64_t i = 0; i < int64_t(B) * input_.size(); ++i) {
+    if (!std::isfinite(inputs[i])) {
+      r.loss = NAN;
+      r.ok = false;
+      return r;
+    }
+  }
   r.loss = forward_backward(inputs, labels, B, /*dropout=*/true);
   if (!std::isfinite(r.loss)) {
     r.ok = false;

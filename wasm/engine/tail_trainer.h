@@ -27,7 +27,9 @@ struct TailStep {
 class TailTrainer {
  public:
   // Throws Error if a layer from first_layer on cannot be trained here (e.g. an unfolded batch norm).
-  TailTrainer(const Model& model, size_t first_layer, const OptimizerOptions& options, uint64_t seed = 1);
+  // mm: how matrix products run (plain loops by default; XNNPACK via xnn_matmul() in the browser).
+  TailTrainer(const Model& model, size_t first_layer, const OptimizerOptions& options, uint64_t seed = 1,
+              MatMul mm = matmul_loops);
 
   size_t first_layer() const { return first_; }
   int input_size() const { return int(input_.size()); }  // per sample, (C, H, W) order
@@ -58,7 +60,7 @@ class TailTrainer {
     size_t weight = 0, bias = 0;   // offsets into params_ / grads_
     bool has_bias = false;
     ConvGeometry conv;
-    std::vector<float> col, weight_t;  // conv: im2col of the last forward, transposed weight
+    std::vector<float> col;            // conv: im2col of the last forward
     std::vector<int32_t> argmax;       // max pool
   };
   void forward(const float* inputs, int B, bool dropout);
@@ -69,7 +71,8 @@ class TailTrainer {
   std::vector<Step> steps_;
   std::vector<float> params_, grads_, backup_;
   std::vector<std::vector<float>> acts_, masks_, dacts_;  // per step: output, dropout mask, gradient
-  std::vector<float> probs_, dinput_, scratch_;
+  std::vector<float> probs_, dinput_;
+  MatMul mm_;
   int batch_capacity_ = 0;
   Optimizer optimizer_;
   uint64_t rng_;

@@ -1,28 +1,44 @@
 #include "train_layers.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace digitlab {
 
+namespace {
+
+// Reusable scratch, so steady-state training allocates nothing.
+float* scratch(int slot, size_t n) {
+  thread_local std::vector<float> buffers[4];
+  std::vector<float>& v = buffers[slot];
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+void add_into(float* dst, const float* src, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] += src[i];
+}
+
+}  // namespace
+
+void linear_train_forward(float* out, const float* inp, const float* weight, const float* bias, int B, int C, int OC,
+                          const MatMul& mm) {
+  mm(out, inp, weight, bias, B, C, OC, false);
+}
+
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int B, int C, int OC) {
-  for (int b = 0; b < B; ++b) {
-    const float* x = inp + int64_t(b) * C;
-    const float* dy = dout + int64_t(b) * OC;
-    float* dx = dinp ? dinp + int64_t(b) * C : nullptr;
-    if (dx) std::memset(dx, 0, sizeof(float) * size_t(C));
-    for (int o = 0; o < OC; ++o) {
-      const float g = dy[o];
-      if (dbias) dbias[o] += g;
-      float* dw = dweight + int64_t(o) * C;
-      const float* w = weight + int64_t(o) * C;
-      for (int c = 0; c < C; ++c) dw[c] += g * x[c];  // contiguous in c: vectorises
-      if (dx) {
-        for (int c = 0; c < C; ++c) dx[c] += g * w[c];
-      }
-    }
-  }
+                     const float* weight, int B, int C, int OC, const MatMul& mm) {
+  if (dinp) mm(dinp, dout, weight, nullptr, B, OC, C, true);  // dout (B, OC) x weight (OC, C)
+  float* dout_t = scratch(0, size_t(OC) * size_t(B));
+  for (int b = 0; b < B; ++b)
+    for (int o = 0; o < OC; ++o) dout_t[int64_t(o) * B + b] = dout[int64_t(b) * OC + o];
+  float* dw = scratch(1, size_t(OC) * size_t(C));
+  mm(dw, dout_t, inp, nullptr, OC, B, C, true);  // dout^T (OC, B) x inp (B, C)
+  add_into(dweight, dw, size_t(OC) * size_t(C));
+  if (dbias)
+    for (int b = 0; b < B; ++b) add_into(dbias, dout + int64_t(b) * OC, size_t(OC));
 }
 
 void relu_backward(float* dinp, const float* dout, const float* out, int64_t N) {
@@ -89,85 +105,67 @@ void col2im_add(float* dinp, const float* dcol, const ConvGeometry& g, int group
 
 }  // namespace
 
-void transpose_conv_weight(float* weight_t, const float* weight, const ConvGeometry& g) {
-  const int OCg = g.OC / g.groups, CKg = g.C / g.groups * g.K * g.K;
-  for (int gr = 0; gr < g.groups; ++gr)
-    for (int o = 0; o < OCg; ++o)
-      for (int k = 0; k < CKg; ++k)
-        weight_t[(int64_t(gr) * CKg + k) * OCg + o] = weight[int64_t(gr * OCg + o) * CKg + k];
-}
-
-void conv2d_train_forward(float* out, float* col, float* scratch, const float* inp, const float* weight_t,
-                          const float* bias, const ConvGeometry& g, int B) {
+void conv2d_train_forward(float* out, float* col, const float* inp, const float* weight, const float* bias,
+                          const ConvGeometry& g, int B, const MatMul& mm) {
   const int OCg = g.OC / g.groups, CKg = g.C / g.groups * g.K * g.K, P = g.OH() * g.OW();
-  for (int b = 0; b < B; ++b) {
-    const float* x = inp + int64_t(b) * g.C * g.H * g.W;
-    float* y = out + int64_t(b) * g.OC * P;
-    for (int gr = 0; gr < g.groups; ++gr) {
-      float* cg = col + int64_t(b) * g.col_size() + int64_t(gr) * P * CKg;
-      im2col(cg, x, g, gr);
-      const float* wt = weight_t + int64_t(gr) * CKg * OCg;
-      // scratch (P, OCg) = col (P, CKg) x weight_t (CKg, OCg)
-      for (int p = 0; p < P; ++p) {
-        float* acc = scratch + int64_t(p) * OCg;
-        for (int o = 0; o < OCg; ++o) acc[o] = bias ? bias[gr * OCg + o] : 0.f;
-        const float* row = cg + int64_t(p) * CKg;
-        for (int k = 0; k < CKg; ++k) {
-          const float a = row[k];
-          const float* w = wt + int64_t(k) * OCg;
-          for (int o = 0; o < OCg; ++o) acc[o] += a * w[o];
-        }
-      }
-      for (int o = 0; o < OCg; ++o)  // (P, OCg) -> NCHW
-        for (int p = 0; p < P; ++p) y[int64_t(gr * OCg + o) * P + p] = scratch[int64_t(p) * OCg + o];
+  const int64_t rows = int64_t(B) * P;
+  for (int b = 0; b < B; ++b)
+    for (int gr = 0; gr < g.groups; ++gr)
+      im2col(col + int64_t(b) * g.col_size() + int64_t(gr) * P * CKg, inp + int64_t(b) * g.C * g.H * g.W, g, gr);
+  float* a = scratch(0, size_t(rows) * size_t(CKg));
+  float* y = scratch(1, size_t(rows) * size_t(OCg));
+  for (int gr = 0; gr < g.groups; ++gr) {
+    const float* cols = col;  // (B*P, CKg) as it is when there is one group
+    if (g.groups > 1) {
+      for (int b = 0; b < B; ++b)
+        std::memcpy(a + int64_t(b) * P * CKg, col + int64_t(b) * g.col_size() + int64_t(gr) * P * CKg,
+                    sizeof(float) * size_t(P) * size_t(CKg));
+      cols = a;
     }
+    mm(y, cols, weight + int64_t(gr) * OCg * CKg, bias ? bias + gr * OCg : nullptr, int(rows), CKg, OCg, false);
+    for (int b = 0; b < B; ++b)  // (B*P, OCg) -> NCHW
+      for (int o = 0; o < OCg; ++o) {
+        float* dst = out + (int64_t(b) * g.OC + gr * OCg + o) * P;
+        for (int p = 0; p < P; ++p) dst[p] = y[(int64_t(b) * P + p) * OCg + o];
+      }
   }
 }
 
-void conv2d_backward(float* dinp, float* dweight, float* dbias, float* scratch, const float* dout, const float* col,
-                     const float* weight, const ConvGeometry& g, int B) {
+void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* col,
+                     const float* weight, const ConvGeometry& g, int B, const MatMul& mm) {
   const int OCg = g.OC / g.groups, CKg = g.C / g.groups * g.K * g.K, P = g.OH() * g.OW();
-  float* dy_t = scratch;                    // (P, OCg)
-  float* dcol = scratch + int64_t(P) * OCg;  // (P, CKg)
-  for (int b = 0; b < B; ++b) {
-    const float* dy = dout + int64_t(b) * g.OC * P;
-    float* dx = dinp ? dinp + int64_t(b) * g.C * g.H * g.W : nullptr;
-    if (dx) std::memset(dx, 0, sizeof(float) * size_t(g.C) * size_t(g.H) * size_t(g.W));
-    for (int gr = 0; gr < g.groups; ++gr) {
-      const float* cg = col + int64_t(b) * g.col_size() + int64_t(gr) * P * CKg;
-      for (int o = 0; o < OCg; ++o) {
-        const float* src = dy + int64_t(gr * OCg + o) * P;
-        float sum = 0.f;
-        for (int p = 0; p < P; ++p) {
-          dy_t[int64_t(p) * OCg + o] = src[p];
-          sum += src[p];
-        }
-        if (dbias) dbias[gr * OCg + o] += sum;
-      }
-      // dweight (OCg, CKg) += dy_t^T (OCg, P) x col (P, CKg): rows of col are contiguous in k
-      for (int p = 0; p < P; ++p) {
-        const float* row = cg + int64_t(p) * CKg;
-        for (int o = 0; o < OCg; ++o) {
-          const float a = dy_t[int64_t(p) * OCg + o];
-          if (a == 0.f) continue;  // ReLU zeros are common
-          float* dw = dweight + int64_t(gr * OCg + o) * CKg;
-          for (int k = 0; k < CKg; ++k) dw[k] += a * row[k];
-        }
-      }
-      if (!dx) continue;
-      // dcol (P, CKg) = dy_t (P, OCg) x weight (OCg, CKg)
-      for (int p = 0; p < P; ++p) {
-        float* dc = dcol + int64_t(p) * CKg;
-        std::memset(dc, 0, sizeof(float) * size_t(CKg));
-        for (int o = 0; o < OCg; ++o) {
-          const float a = dy_t[int64_t(p) * OCg + o];
-          if (a == 0.f) continue;
-          const float* w = weight + int64_t(gr * OCg + o) * CKg;
-          for (int k = 0; k < CKg; ++k) dc[k] += a * w[k];
-        }
-      }
-      col2im_add(dx, dcol, g, gr);
+  const int64_t rows = int64_t(B) * P;
+  float* dy = scratch(0, size_t(rows) * size_t(OCg));  // (OCg, B*P), then (B*P, OCg)
+  float* a = scratch(1, size_t(rows) * size_t(CKg));   // this group's columns, (B*P, CKg)
+  float* tmp = scratch(2, std::max(size_t(OCg) * size_t(CKg), size_t(rows) * size_t(CKg)));
+  if (dinp) std::memset(dinp, 0, sizeof(float) * size_t(B) * size_t(g.C) * size_t(g.H) * size_t(g.W));
+  for (int gr = 0; gr < g.groups; ++gr) {
+    const float* cols = col;
+    if (g.groups > 1) {
+      for (int b = 0; b < B; ++b)
+        std::memcpy(a + int64_t(b) * P * CKg, col + int64_t(b) * g.col_size() + int64_t(gr) * P * CKg,
+                    sizeof(float) * size_t(P) * size_t(CKg));
+      cols = a;
     }
+    for (int o = 0; o < OCg; ++o) {
+      float sum = 0.f;
+      for (int b = 0; b < B; ++b) {
+        const float* src = dout + (int64_t(b) * g.OC + gr * OCg + o) * P;
+        std::memcpy(dy + int64_t(o) * rows + int64_t(b) * P, src, sizeof(float) * size_t(P));
+        for (int p = 0; p < P; ++p) sum += src[p];
+      }
+      if (dbias) dbias[gr * OCg + o] += sum;
+    }
+    // dweight (OCg, CKg) += dy (OCg, B*P) x cols (B*P, CKg)
+    mm(tmp, dy, cols, nullptr, OCg, int(rows), CKg, true);
+    add_into(dweight + int64_t(gr) * OCg * CKg, tmp, size_t(OCg) * size_t(CKg));
+    if (!dinp) continue;
+    // dcols (B*P, CKg) = dy^T (B*P, OCg) x weight (OCg, CKg), then back onto the input
+    float* dy_t = scratch(3, size_t(rows) * size_t(OCg));
+    for (int o = 0; o < OCg; ++o)
+      for (int64_t r = 0; r < rows; ++r) dy_t[r * OCg + o] = dy[int64_t(o) * rows + r];
+    mm(tmp, dy_t, weight + int64_t(gr) * OCg * CKg, nullptr, int(rows), OCg, CKg, true);
+    for (int b = 0; b < B; ++b) col2im_add(dinp + int64_t(b) * g.C * g.H * g.W, tmp + int64_t(b) * P * CKg, g, gr);
   }
 }
 

@@ -1,21 +1,22 @@
-// Forward/backward pairs for the layers that fine-tune in the browser, llm.c style: plain loops over
-// contiguous float buffers, shapes in the comment above each pair, gradients accumulated (+=) into
-// buffers that mirror the parameters. No XNNPACK here on purpose: at the sizes of a classifier head
-// the loops are as fast as an operator call, and it keeps this code linkable next to LibTorch, which
-// the gradient tests compare it against (Debian's LibTorch must not share a binary with XNNPACK).
-//
-// The forward halves of linear and relu are the shared reference ones (digitlab/reference.h):
-// linear_forward(out (B, OC), inp (B, C), weight (OC, C), bias (OC), B, C, OC), relu_forward(out, inp, N).
+// Forward/backward pairs for the layers that fine-tune in the browser, llm.c style: contiguous float
+// buffers, shapes in the comment above each pair, gradients accumulated (+=) into buffers that mirror
+// the parameters. Matrix products go through a MatMul (matmul.h): XNNPACK in the browser, plain loops
+// in the tests that compare against LibTorch (Debian's LibTorch must not share a binary with XNNPACK).
+// relu's forward half is the shared reference one (digitlab/reference.h): relu_forward(out, inp, N).
 #pragma once
 #include <cstdint>
 
 #include "digitlab/reference.h"
+#include "matmul.h"
 
 namespace digitlab {
 
+// inp (B, C), weight (OC, C) as in PyTorch, bias (OC) or null -> out (B, OC)
+void linear_train_forward(float* out, const float* inp, const float* weight, const float* bias, int B, int C, int OC,
+                          const MatMul& mm);
 // dout (B, OC) -> dinp (B, C) (skipped when null), dweight (OC, C) +=, dbias (OC) += (skipped when null)
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int B, int C, int OC);
+                     const float* weight, int B, int C, int OC, const MatMul& mm);
 
 // relu: backward uses the forward output (the gradient passes where out > 0)
 void relu_backward(float* dinp, const float* dout, const float* out, int64_t N);
@@ -24,25 +25,22 @@ void relu_backward(float* dinp, const float* dout, const float* out, int64_t N);
 void dropout_forward(float* out, float* mask, const float* inp, int64_t N, float p, uint64_t* rng_state);
 void dropout_backward(float* dinp, const float* dout, const float* mask, int64_t N);
 
-// Convolution as im2col + GEMM, arranged so every inner loop is a contiguous multiply-add over output
-// channels (vectorises to SIMD without reassociating sums). Geometry as in conv2d_forward (reference.h).
+// Convolution as im2col + one matrix product per group over the whole batch (B*OH*OW rows).
+// Geometry as in conv2d_forward (reference.h).
 struct ConvGeometry {
   int C = 0, H = 0, W = 0, OC = 0, K = 1, stride = 1, pad = 0, dilation = 1, groups = 1;
   int OH() const { return (H + 2 * pad - dilation * (K - 1) - 1) / stride + 1; }
   int OW() const { return (W + 2 * pad - dilation * (K - 1) - 1) / stride + 1; }
   int64_t col_size() const { return int64_t(groups) * OH() * OW() * (C / groups) * K * K; }  // per image
 };
-// inp (B, C, H, W), weight_t (groups, C/groups*K*K, OC/groups): the weight transposed per group
-// (see transpose_conv_weight), bias (OC) or null -> out (B, OC, OH, OW). Keeps col (B, col_size) and
-// uses scratch (OH*OW*OC) for the backward pass.
-void conv2d_train_forward(float* out, float* col, float* scratch, const float* inp, const float* weight_t,
-                          const float* bias, const ConvGeometry& g, int B);
+// inp (B, C, H, W), weight (OC, C/groups, K, K), bias (OC) or null -> out (B, OC, OH, OW). Keeps the
+// im2col matrix col (B, col_size) for the backward pass.
+void conv2d_train_forward(float* out, float* col, const float* inp, const float* weight, const float* bias,
+                          const ConvGeometry& g, int B, const MatMul& mm);
 // dout (B, OC, OH, OW) -> dinp (B, C, H, W) (skipped when null), dweight (OC, C/groups, K, K) +=,
-// dbias (OC) += (skipped when null). weight in PyTorch layout; scratch: OH*OW*(OC + C/groups*K*K).
-void conv2d_backward(float* dinp, float* dweight, float* dbias, float* scratch, const float* dout, const float* col,
-                     const float* weight, const ConvGeometry& g, int B);
-// weight (OC, C/groups*K*K) -> weight_t (groups, C/groups*K*K, OC/groups)
-void transpose_conv_weight(float* weight_t, const float* weight, const ConvGeometry& g);
+// dbias (OC) += (skipped when null).
+void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* col,
+                     const float* weight, const ConvGeometry& g, int B, const MatMul& mm);
 
 // inp (B, C, H, W) -> out (B, C, OH, OW), argmax (B, C, OH, OW) = flat index into the input plane
 void max_pool2d_train_forward(float* out, int32_t* argmax, const float* inp, int B, int C, int H, int W, int K, int stride);
