@@ -10,6 +10,7 @@
 namespace digitlab {
 namespace {
 
+using testing::relative_error;
 // The same tail in LibTorch's functional ops over leaf tensors copied from the model, in float64:
 // Debian's LibTorch computes some float32 convolution weight gradients through a less exact oneDNN
 // path (up to 1% off on dropout-cnn's conv2, measured against its own float64 result), while ours
@@ -67,16 +68,6 @@ std::vector<float> flat(const std::vector<torch::Tensor>& ts, bool grads) {
     out.insert(out.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
   }
   return out;
-}
-
-// max |a - b| / (max |b| over the tensor + tiny): "within 1e-4 relative" for the whole gradient
-double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double diff = 0, scale = 1e-12;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, double(std::fabs(a[i] - b[i])));
-    scale = std::max(scale, double(std::fabs(b[i])));
-  }
-  return diff / scale;
 }
 
 TEST(TailTrainerVsTorch, GradientsEqualAutogradForEveryPresetAndTrainableChoice) {

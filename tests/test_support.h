@@ -55,6 +55,17 @@ inline float max_abs_diff(const std::vector<float>& a, const std::vector<float>&
   return m;
 }
 
+// max |a - b| over max |b|: a whole tensor compared "within x relative", robust to entries near 0.
+inline double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
+  EXPECT_EQ(a.size(), b.size());
+  double diff = 0, scale = 1e-12;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) {
+    diff = std::max(diff, double(std::fabs(a[i] - b[i])));
+    scale = std::max(scale, double(std::fabs(b[i])));
+  }
+  return diff / scale;
+}
+
 // Error messages must say what was wrong: check for a distinctive fragment.
 #define EXPECT_ERROR_CONTAINS(statement, fragment)                                              \
   do {                                                                                         \

@@ -10,16 +10,8 @@
 namespace digitlab {
 namespace {
 
+using testing::relative_error;
 using testing::random_vector;
-
-double relative_error(const std::vector<float>& a, const std::vector<float>& b) {
-  double diff = 0, scale = 1e-12;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, double(std::fabs(a[i] - b[i])));
-    scale = std::max(scale, double(std::fabs(b[i])));
-  }
-  return diff / scale;
-}
 
 TEST(XnnMatMul, EqualsTheLoopsInBothLayouts) {
   const MatMul xnn = xnn_matmul();
