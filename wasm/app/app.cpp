@@ -28,11 +28,15 @@ void classify(AppState& app) {
   app.prediction.valid = true;
 }
 
-void refresh_input(AppState& app) {
+}  // namespace
+
+void app_refresh(AppState& app) {
   const DrawingCanvas& c = app.canvas;
   app.has_ink = preprocess_drawing(c.raster().data(), c.side(), c.side(), app.input28);
   classify(app);
 }
+
+namespace {
 
 void prediction_panel(const AppState& app) {
   const Prediction& p = app.prediction;
@@ -66,10 +70,10 @@ void drawing_pad(AppState& app, float display_side) {
   if (ImGui::IsItemActivated()) {
     app.canvas.begin_stroke(p, app.pen_width);
     app.drawing = true;
-    refresh_input(app);
+    app_refresh(app);
   } else if (app.drawing && ImGui::IsItemActive()) {
     app.canvas.extend_stroke(p);
-    refresh_input(app);
+    app_refresh(app);
   } else if (app.drawing) {
     app.drawing = false;
   }
@@ -122,6 +126,8 @@ bool app_load_model(AppState& app, const uint8_t* bytes, size_t size, const std:
 }
 
 void app_frame(AppState& app) {
+  const std::string shown_model = app.model_name;
+  app_fine_tune_tick(app, 12.0);  // a slice of fine-tuning per frame keeps drawing smooth
   const ImGuiViewport* vp = ImGui::GetMainViewport();
   ImGui::SetNextWindowPos(vp->WorkPos);
   ImGui::SetNextWindowSize(vp->WorkSize);
@@ -139,12 +145,12 @@ void app_frame(AppState& app) {
   drawing_pad(app, pad_side);
   if (ImGui::Button("Clear (C)") || ImGui::IsKeyPressed(ImGuiKey_C)) {
     app.canvas.clear();
-    refresh_input(app);
+    app_refresh(app);
   }
   ImGui::SameLine();
   if (ImGui::Button("Undo (Z)") || ImGui::IsKeyPressed(ImGuiKey_Z)) {
     app.canvas.undo();
-    refresh_input(app);
+    app_refresh(app);
   }
   ImGui::SameLine();
   ImGui::SetNextItemWidth(140);
@@ -158,6 +164,10 @@ void app_frame(AppState& app) {
   ImGui::TextUnformatted("Network input (28x28, MNIST-style):");
   input_preview(app, 168.f * ImGui::GetIO().FontGlobalScale);
   ImGui::TextUnformatted(app.has_ink ? "centred by mass, scaled to a 20 px box" : "(empty canvas)");
+  ImGui::Separator();
+  const size_t before = app.samples.size();
+  samples_panel(app);
+  if (app.samples.size() != before || app.model_name != shown_model) app_refresh(app);
   ImGui::EndGroup();
   ImGui::End();
 }

@@ -7,6 +7,8 @@
 #include <string>
 
 #include "canvas.h"
+#include "digitlab/idx.h"
+#include "fine_tuner.h"
 #include "xnn_engine.h"
 
 namespace digitlab {
@@ -29,6 +31,20 @@ struct AppState {
   int64_t model_parameters = 0;
   Prediction prediction;
 
+  // The person's labelled samples and fine-tuning (samples.cpp). Files live in storage_dir; persist()
+  // is called after every write (the page syncs IndexedDB there), so a closed tab loses nothing.
+  std::string storage_dir;
+  void (*persist)() = nullptr;
+  Dataset samples;
+  Dataset replay;               // MNIST digits mixed into fine-tuning
+  std::unique_ptr<Model> base;  // the shipped model, for "revert"
+  std::unique_ptr<Model> current;
+  bool tuned = false;
+  bool train_last_block = false;
+  std::unique_ptr<FineTuner> tuner;
+  FineTuneStatus tune_status;
+  std::string notice;  // last message for the person (saved, failed, ...)
+
   float pad_x = 0, pad_y = 0, pad_side = 0;  // where the drawing pad was laid out, in framebuffer pixels
 };
 
@@ -36,5 +52,19 @@ struct AppState {
 // model_error with the reason).
 bool app_load_model(AppState& app, const uint8_t* bytes, size_t size, const std::string& name);
 void app_frame(AppState& app);
+void app_refresh(AppState& app);  // re-reads the drawing: preprocessing and prediction
+
+// samples.cpp
+// Loads the base model and replay digits (paths in the page's virtual file system), then the
+// person's saved samples and fine-tuned model from storage_dir. Returns false with model_error set.
+bool app_start(AppState& app, const std::string& model_path, const std::string& replay_images,
+               const std::string& replay_labels);
+bool app_add_sample(AppState& app, int label);  // the current drawing; false without ink
+void app_delete_sample(AppState& app, size_t index);
+bool app_start_fine_tune(AppState& app);        // false (with notice) without samples
+void app_fine_tune_tick(AppState& app, double budget_ms);  // a slice of work per frame
+void app_revert(AppState& app);
+void samples_panel(AppState& app);              // the ImGui part
+std::string app_tuned_model_path(const AppState& app);
 
 }  // namespace digitlab

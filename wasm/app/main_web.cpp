@@ -62,12 +62,51 @@ extern "C" EMSCRIPTEN_KEEPALIVE const char* app_model_error() { return g_app.mod
 extern "C" EMSCRIPTEN_KEEPALIVE float app_pad_rect(int i) {
   return i == 0 ? g_app.pad_x : i == 1 ? g_app.pad_y : g_app.pad_side;
 }
+extern "C" EMSCRIPTEN_KEEPALIVE int app_sample_count(int digit) {  // digit < 0: all samples
+  int n = 0;
+  for (uint8_t l : g_app.samples.labels) n += (digit < 0 || l == digit) ? 1 : 0;
+  return n;
+}
+extern "C" EMSCRIPTEN_KEEPALIVE int app_add_sample_js(int label) { return digitlab::app_add_sample(g_app, label) ? 1 : 0; }
+extern "C" EMSCRIPTEN_KEEPALIVE int app_fine_tune_js(int last_block) {
+  g_app.train_last_block = last_block != 0;
+  return digitlab::app_start_fine_tune(g_app) ? 1 : 0;
+}
+extern "C" EMSCRIPTEN_KEEPALIVE void app_revert_js() { digitlab::app_revert(g_app); }
+extern "C" EMSCRIPTEN_KEEPALIVE int app_tuned() { return g_app.tuned ? 1 : 0; }
+// 0 idle, 1 running, 2 done, 3 failed; progress in [0, 1]
+extern "C" EMSCRIPTEN_KEEPALIVE int app_fine_tune_state() {
+  if (g_app.tuner) return 1;
+  switch (g_app.tune_status.state) {
+    case digitlab::FineTuneStatus::State::done: return 2;
+    case digitlab::FineTuneStatus::State::failed: return 3;
+    default: return 0;
+  }
+}
+extern "C" EMSCRIPTEN_KEEPALIVE float app_fine_tune_progress() {
+  const auto& s = g_app.tune_status;
+  return s.total_steps ? float(s.step) / float(s.total_steps) : 0.f;
+}
+extern "C" EMSCRIPTEN_KEEPALIVE const char* app_notice() { return g_app.notice.c_str(); }
+// Called by the page once IndexedDB is mounted at /data and the shipped files are in /models.
+extern "C" EMSCRIPTEN_KEEPALIVE int app_start_js() {
+  return digitlab::app_start(g_app, "/models/digitlab-cnn.safetensors", "/models/mnist-replay-1000-images.idx.gz",
+                             "/models/mnist-replay-1000-labels.idx.gz") ? 1 : 0;
+}
+
 // Takes a copy of a weight file's bytes (malloc'ed by the page); 1 when the model is now in use.
 extern "C" EMSCRIPTEN_KEEPALIVE int app_load_model_bytes(const uint8_t* bytes, int size, const char* name) {
   return digitlab::app_load_model(g_app, bytes, size_t(size), name) ? 1 : 0;
 }
 
+// Writes the in-memory /data folder through to IndexedDB; called after every change.
+void persist_to_indexeddb() {
+  EM_ASM(FS.syncfs(false, function(err) { if (err) console.warn('saving to IndexedDB failed: ' + err); }););
+}
+
 int main() {
+  g_app.storage_dir = "/data";
+  g_app.persist = persist_to_indexeddb;
   if (!glfwInit()) {
     std::fprintf(stderr, "GLFW could not start\n");
     return 1;
@@ -97,7 +136,15 @@ int main() {
   fit_canvas_to_window(0, nullptr, nullptr);
   ImGui_ImplOpenGL3_Init("#version 300 es");
 
-  EM_ASM(if (Module.onAppReady) Module.onAppReady(););
+  // Mount IndexedDB-backed storage and read it back before the page starts the app.
+  EM_ASM({
+    FS.mkdir('/data');
+    FS.mount(IDBFS, {}, '/data');
+    FS.syncfs(true, function(err) {
+      if (err) console.warn('reading saved samples from IndexedDB failed: ' + err);
+      if (Module.onAppReady) Module.onAppReady();
+    });
+  });
   emscripten_set_main_loop(frame, 0, false);
   return 0;
 }

@@ -1,0 +1,34 @@
+// Digits drawn the way a person draws them: mouse drags on the pad that window.app.drawingRect()
+// reports, in pad-relative coordinates (0..1), at the pad's real size.
+import assert from 'node:assert/strict';
+
+// Strokes in pad-relative coordinates (0..1), drawn as real mouse drags.
+export const DIGITS = {
+  1: [[[0.52, 0.18], [0.5, 0.5], [0.48, 0.82]]],
+  0: [Array.from({ length: 41 }, (_, i) => {
+    const a = (i / 40) * 2 * Math.PI;
+    return [0.5 + 0.2 * Math.sin(a), 0.5 - 0.3 * Math.cos(a)];
+  })],
+  7: [[[0.28, 0.22], [0.72, 0.22], [0.58, 0.5], [0.45, 0.82]]],
+};
+
+export async function draw(page, strokes) {
+  const r = await page.evaluate(() => window.app.drawingRect());
+  assert.ok(r && r.width > 100, `drawing pad should be laid out, got ${JSON.stringify(r)}`);
+  for (const stroke of strokes) {
+    const at = ([u, v]) => [r.x + u * r.width, r.y + v * r.height];
+    await page.mouse.move(...at(stroke[0]));
+    await page.mouse.down();
+    for (let i = 1; i < stroke.length; i++) {
+      const [x0, y0] = at(stroke[i - 1]), [x1, y1] = at(stroke[i]);
+      const steps = Math.max(1, Math.round(Math.hypot(x1 - x0, y1 - y0) / 8));
+      for (let k = 1; k <= steps; k++) {
+        await page.mouse.move(x0 + ((x1 - x0) * k) / steps, y0 + ((y1 - y0) * k) / steps);
+        await page.waitForTimeout(4);
+      }
+    }
+    await page.mouse.up();
+  }
+  await page.waitForTimeout(100);
+}
+

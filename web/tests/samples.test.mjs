@@ -1,0 +1,76 @@
+// A person's samples and fine-tuning: labelling updates the counts, everything survives a reload
+// (IndexedDB), fine-tuning runs to completion in the page and changes the model, revert restores it.
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { artifacts, launchBrowser, openPage, startServer } from './browser.mjs';
+import { DIGITS, draw } from './drawing.mjs';
+
+let server, browser;
+before(async () => { server = await startServer(); browser = await launchBrowser(); });
+after(async () => { await browser?.close(); server?.stop(); });
+
+const state = (page) => page.evaluate(() => window.app.state());
+async function reload(page) {
+  await page.waitForTimeout(300);  // let the IndexedDB write-through finish
+  await page.reload();
+  await page.evaluate(() => window.app.ready);
+}
+
+test('labelled samples are counted and survive a reload', async () => {
+  const { page, errors } = await openPage(browser, server.url);
+  assert.equal((await state(page)).sampleTotal, 0);
+  await draw(page, DIGITS[7]);
+  await page.keyboard.press('7');  // label the drawing with the number key
+  await page.waitForTimeout(100);
+  let s = await state(page);
+  assert.equal(s.samples[7], 1);
+  assert.equal(s.hasInk, false, 'the pad is cleared for the next sample');
+  await draw(page, DIGITS[1]);
+  await page.keyboard.press('1');
+  await page.waitForTimeout(100);
+  assert.deepEqual((await state(page)).samples, [0, 1, 0, 0, 0, 0, 0, 1, 0, 0]);
+  await reload(page);
+  s = await state(page);
+  assert.deepEqual(s.samples, [0, 1, 0, 0, 0, 0, 0, 1, 0, 0]);
+  await page.screenshot({ path: path.join(artifacts, 'samples.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('fine-tuning runs in the page, changes the model, survives a reload; revert restores it', async () => {
+  const { page, errors } = await openPage(browser, server.url);
+  for (let round = 0; round < 2; round++)
+    for (const digit of ['1', '0', '7']) {
+      await draw(page, DIGITS[digit]);
+      await page.keyboard.press(digit);
+      await page.waitForTimeout(50);
+    }
+  assert.equal((await state(page)).sampleTotal, 6);
+  await draw(page, DIGITS[7]);
+  const before = (await state(page)).probabilities;
+
+  assert.equal(await page.evaluate(() => window.app.fineTune()), true);
+  await page.waitForFunction(() => window.app.state().fineTune.state !== 'running', null, { timeout: 60000 });
+  let s = await state(page);
+  assert.equal(s.fineTune.state, 'done', s.notice);
+  assert.equal(s.tuned, true);
+  assert.match(s.model, /fine-tuned/);
+  assert.equal(s.top, 7);
+  assert.notDeepEqual(s.probabilities, before, 'the fine-tuned model answers differently');
+  await page.screenshot({ path: path.join(artifacts, 'fine-tuned.png') });
+
+  await reload(page);
+  s = await state(page);
+  assert.equal(s.tuned, true, 'the fine-tuned model is kept across reloads');
+  assert.match(s.model, /fine-tuned/);
+
+  await page.evaluate(() => window.app.revert());
+  s = await state(page);
+  assert.equal(s.tuned, false);
+  assert.equal(s.model, 'digitlab-cnn');
+  await reload(page);
+  assert.equal((await state(page)).tuned, false);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
