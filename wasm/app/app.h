@@ -44,6 +44,8 @@ struct AppState {
   std::unique_ptr<FineTuner> tuner;
   FineTuneStatus tune_status;
   std::string notice;  // last message for the person (saved, failed, ...)
+  // Set by buttons; the platform layer (main_web.cpp) performs them: downloads and file pickers.
+  bool export_requested = false, import_requested = false, download_model_requested = false;
 
   float pad_x = 0, pad_y = 0, pad_side = 0;  // where the drawing pad was laid out, in framebuffer pixels
 };
@@ -64,6 +66,9 @@ void app_delete_sample(AppState& app, size_t index);
 bool app_start_fine_tune(AppState& app);        // false (with notice) without samples
 void app_fine_tune_tick(AppState& app, double budget_ms);  // a slice of work per frame
 void app_revert(AppState& app);
+// Adds the samples of an IDX pair (e.g. exported earlier, or written by the native tools); on a bad
+// file returns false with the reason in notice, and the current samples stay as they were.
+bool app_import_samples(AppState& app, const std::string& images_path, const std::string& labels_path);
 void samples_panel(AppState& app);              // the ImGui part
 std::string app_tuned_model_path(const AppState& app);
 

@@ -9,6 +9,7 @@
 #include <imgui_impl_opengl3.h>
 
 #include <cstdio>
+#include <string>
 
 #include "app.h"
 
@@ -38,6 +39,11 @@ void frame() {
   ImGui_ImplGlfw_NewFrame();
   ImGui::NewFrame();
   digitlab::app_frame(g_app);
+  // Requests that need the browser (downloads, a file dialog) go to the page's JavaScript.
+  if (g_app.export_requested) EM_ASM(window.app.exportSamples({ download: true }););
+  if (g_app.download_model_requested) EM_ASM(window.app.downloadModel(););
+  if (g_app.import_requested) EM_ASM(document.getElementById('file-input').click(););
+  g_app.export_requested = g_app.download_model_requested = g_app.import_requested = false;
   ImGui::Render();
   int w = 0, h = 0;
   glfwGetFramebufferSize(g_window, &w, &h);
@@ -88,6 +94,15 @@ extern "C" EMSCRIPTEN_KEEPALIVE float app_fine_tune_progress() {
   return s.total_steps ? float(s.step) / float(s.total_steps) : 0.f;
 }
 extern "C" EMSCRIPTEN_KEEPALIVE const char* app_notice() { return g_app.notice.c_str(); }
+extern "C" EMSCRIPTEN_KEEPALIVE int app_import_samples_js(const char* images, const char* labels) {
+  return digitlab::app_import_samples(g_app, images, labels) ? 1 : 0;
+}
+extern "C" EMSCRIPTEN_KEEPALIVE const char* app_current_model_path() {
+  static std::string path;
+  path = g_app.tuned ? digitlab::app_tuned_model_path(g_app) : std::string("/models/digitlab-cnn.safetensors");
+  return path.c_str();
+}
+
 // Called by the page once IndexedDB is mounted at /data and the shipped files are in /models.
 extern "C" EMSCRIPTEN_KEEPALIVE int app_start_js() {
   return digitlab::app_start(g_app, "/models/digitlab-cnn.safetensors", "/models/mnist-replay-1000-images.idx.gz",

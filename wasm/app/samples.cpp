@@ -131,6 +131,23 @@ void app_revert(AppState& app) {
   app.notice = "back to the shipped model";
 }
 
+bool app_import_samples(AppState& app, const std::string& images_path, const std::string& labels_path) {
+  try {
+    const Dataset in = load_dataset(images_path, labels_path);
+    if (in.rows != 28 || in.cols != 28)
+      throw Error("images are " + std::to_string(in.rows) + "x" + std::to_string(in.cols) + ", the page keeps 28x28 samples");
+    if (in.size() == 0) throw Error("the files hold no samples");
+    app.samples.images.insert(app.samples.images.end(), in.images.begin(), in.images.end());
+    app.samples.labels.insert(app.samples.labels.end(), in.labels.begin(), in.labels.end());
+    save_samples(app);
+    app.notice = "imported " + std::to_string(in.size()) + " samples";
+    return true;
+  } catch (const Error& e) {
+    app.notice = std::string("import failed: ") + e.what();
+    return false;
+  }
+}
+
 void samples_panel(AppState& app) {
   int counts[10] = {};
   for (uint8_t l : app.samples.labels) ++counts[l];
@@ -199,7 +216,13 @@ void samples_panel(AppState& app) {
   }
   if (app.tuned && !running) {
     if (ImGui::Button("Revert to the shipped model")) app_revert(app);
+    ImGui::SameLine();
   }
+  if (ImGui::Button("Download model")) app.download_model_requested = true;
+  ImGui::SameLine();
+  if (ImGui::Button("Export samples (IDX)")) app.export_requested = true;
+  ImGui::SameLine();
+  if (ImGui::Button("Import samples / load model...")) app.import_requested = true;
   if (!app.notice.empty()) ImGui::TextWrapped("%s", app.notice.c_str());
 }
 

@@ -74,3 +74,35 @@ test('fine-tuning runs in the page, changes the model, survives a reload; revert
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('samples export as an IDX pair and import back; a bad pair is refused', async () => {
+  const { page, errors } = await openPage(browser, server.url);
+  for (const digit of ['0', '1', '7']) {
+    await draw(page, DIGITS[digit]);
+    await page.keyboard.press(digit);
+    await page.waitForTimeout(50);
+  }
+  const exported = await page.evaluate(() => {
+    const p = window.app.exportSamples();
+    return { images: Array.from(p.images), labels: Array.from(p.labels) };
+  });
+  // IDX headers: 0x00000803 with 3 x 28 x 28, and 0x00000801 with 3 labels.
+  assert.deepEqual(exported.images.slice(0, 16), [0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 28, 0, 0, 0, 28]);
+  assert.deepEqual(exported.labels, [0, 0, 8, 1, 0, 0, 0, 3, 0, 1, 7]);
+  await page.close();
+
+  const fresh = await openPage(browser, server.url);  // a new browser profile: no samples
+  assert.equal((await state(fresh.page)).sampleTotal, 0);
+  const refused = await fresh.page.evaluate(({ images }) =>
+    window.app.importSamples(new Uint8Array(images), new Uint8Array([0, 0, 8, 1, 0, 0, 0, 2, 0, 1])), exported);
+  assert.match(refused, /import failed/);
+  assert.equal((await state(fresh.page)).sampleTotal, 0);
+  const result = await fresh.page.evaluate(({ images, labels }) =>
+    window.app.importSamples(new Uint8Array(images), new Uint8Array(labels)), exported);
+  assert.equal(result, null);
+  assert.deepEqual((await state(fresh.page)).samples, [1, 1, 0, 0, 0, 0, 0, 1, 0, 0]);
+  await reload(fresh.page);
+  assert.equal((await state(fresh.page)).sampleTotal, 3);
+  assert.deepEqual([...errors, ...fresh.errors], []);
+  await fresh.page.close();
+});
