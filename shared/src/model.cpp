@@ -4,6 +4,7 @@
 #include <set>
 
 #include "digitlab/error.h"
+#include "digitlab/random.h"
 
 namespace digitlab {
 
@@ -15,15 +16,9 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-// splitmix64: tiny, portable, and identical under g++ and emcc (std:: distributions are not).
 struct Rng {
   uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
+  uint64_t next() { return splitmix64_next(state); }
   float uniform(float lo, float hi) { return lo + (hi - lo) * float(next() >> 40) / float(1ull << 24); }
 };
 

@@ -5,20 +5,14 @@
 #include <cstring>
 
 #include "digitlab/error.h"
+#include "digitlab/random.h"
 #include "xnn_matmul.h"
 
 namespace digitlab {
 namespace {
 
-uint64_t next_random(uint64_t& state) {  // splitmix64: the same sequence natively and in wasm
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
 void shuffle(std::vector<uint32_t>& v, uint64_t& rng) {
-  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[next_random(rng) % i]);
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[splitmix64_next(rng) % i]);
 }
 
 // Pixels in [0, 1] from a dataset's bytes, for images [first, first + count).
@@ -158,7 +152,7 @@ const FineTuneStatus& FineTuner::run(int max_steps) {
       batch_labels_[i] = train_labels_[k];
     }
     for (size_t i = 0; i < n_replay; ++i) {
-      const size_t k = size_t(next_random(rng_) % replay_labels_.size());
+      const size_t k = size_t(splitmix64_next(rng_) % replay_labels_.size());
       std::memcpy(&batch_features_[(n_user + i) * F], &replay_features_[k * F], F * sizeof(float));
       batch_labels_[n_user + i] = replay_labels_[k];
     }

@@ -1,5 +1,7 @@
 #include "train_layers.h"
 
+#include "digitlab/random.h"
+
 #include <cmath>
 #include <algorithm>
 #include <cstring>
@@ -48,10 +50,7 @@ void relu_backward(float* dinp, const float* dout, const float* out, int64_t N) 
 void dropout_forward(float* out, float* mask, const float* inp, int64_t N, float p, uint64_t* rng_state) {
   const float keep_scale = 1.f / (1.f - p);
   for (int64_t i = 0; i < N; ++i) {
-    uint64_t z = (*rng_state += 0x9E3779B97F4A7C15ull);  // splitmix64: same stream on every platform
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
+    const uint64_t z = splitmix64_next(*rng_state);
     const float u = float(z >> 40) * (1.f / 16777216.f);
     mask[i] = u >= p ? keep_scale : 0.f;
     out[i] = inp[i] * mask[i];
