@@ -79,7 +79,7 @@ TEST(FineTuner, LearnsAConsistentStyleWithoutForgettingMnist) {
   config.holdout = 0.f;
   FineTuner tuner(base, replay, config);
   tuner.start(samples);
-  while (tuner.status().state == FineTuneStatus::State::running) tuner.run(25);
+  while (tuner.status().busy()) tuner.run(25);
   ASSERT_EQ(tuner.status().state, FineTuneStatus::State::done) << tuner.status().message;
   EXPECT_EQ(tuner.status().epoch, config.epochs);
   EXPECT_LT(tuner.status().loss_history.back(), tuner.status().loss_history.front());

@@ -38,7 +38,7 @@ void shifted(const float* img, float* out, int side, int dx, int dy) {
 }  // namespace
 
 FineTuner::FineTuner(const Model& base, const Dataset& replay, const FineTuneConfig& config)
-    : base_(fold_batch_norm(base)), config_(config), trunk_(base_), rng_(config.seed) {
+    : base_(fold_batch_norm(base)), config_(config), trunk_(base_), replay_(replay), rng_(config.seed) {
   if (config.trainable != "head" && config.trainable != "last-block")
     throw Error("trainable layers must be 'head' or 'last-block', not '" + config.trainable + "'");
   if (config.epochs < 1 || config.epochs > 1000) throw Error("epochs must be between 1 and 1000");
@@ -50,38 +50,9 @@ FineTuner::FineTuner(const Model& base, const Dataset& replay, const FineTuneCon
   head_ = std::make_unique<TailTrainer>(base_, first_layer_, config.optimizer, config.seed, xnn_matmul());
   feature_size_ = head_->input_size();
   if (feature_size_ != trunk_.feature_size(first_layer_)) throw Error("engine and tail trainer disagree on the tail's input");
-  if (replay.size() > 0) {
-    if (replay.rows != base_.arch.input.h || replay.cols != base_.arch.input.w || base_.arch.input.c != 1)
-      throw Error("replay digits do not fit the model's input");
-    std::vector<uint32_t> all(replay.size());
-    for (uint32_t i = 0; i < all.size(); ++i) all[i] = i;
-    compute_features(to_pixels(replay, all), int(all.size()), replay_features_);
-    replay_labels_ = replay.labels;
-  }
-}
-
-void FineTuner::compute_features(const std::vector<float>& pixels, int count, std::vector<float>& out) {
-  const int per_image = int(base_.arch.input.size());
-  out.resize(size_t(count) * size_t(feature_size_));
-  for (int b = 0; b < count; b += 64) {
-    const int n = std::min(64, count - b);
-    trunk_.features_before(first_layer_, pixels.data() + size_t(b) * per_image, n, out.data() + size_t(b) * feature_size_);
-  }
-}
-
-double FineTuner::head_accuracy(const std::vector<float>& features, const std::vector<uint8_t>& labels) {
-  if (labels.empty()) return NAN;
-  std::vector<float> logits(10 * 64);
-  size_t right = 0;
-  for (size_t b = 0; b < labels.size(); b += 64) {
-    const int n = int(std::min<size_t>(64, labels.size() - b));
-    head_->predict(features.data() + b * size_t(feature_size_), n, logits.data());
-    for (int i = 0; i < n; ++i) {
-      const float* z = logits.data() + i * 10;
-      if (std::max_element(z, z + 10) - z == labels[b + size_t(i)]) ++right;
-    }
-  }
-  return double(right) / double(labels.size());
+  if (replay.size() > 0 &&
+      (replay.rows != base_.arch.input.h || replay.cols != base_.arch.input.w || base_.arch.input.c != 1))
+    throw Error("replay digits do not fit the model's input");
 }
 
 void FineTuner::start(const Dataset& samples) {
@@ -92,6 +63,8 @@ void FineTuner::start(const Dataset& samples) {
   for (uint8_t l : samples.labels)
     if (l > 9) throw Error("sample label " + std::to_string(l) + " is not a digit");
   status_ = FineTuneStatus{};
+  feature_jobs_.clear();
+  eval_jobs_.clear();
   std::vector<uint32_t> idx(samples.size());
   for (uint32_t i = 0; i < idx.size(); ++i) idx[i] = i;
   shuffle(idx, rng_);
@@ -100,7 +73,13 @@ void FineTuner::start(const Dataset& samples) {
   const std::vector<uint32_t> hold(idx.end() - long(n_hold), idx.end());
   const std::vector<uint32_t> train(idx.begin(), idx.end() - long(n_hold));
 
-  compute_features(to_pixels(samples, hold), int(hold.size()), heldout_features_);
+  if (replay_.size() > 0) {
+    std::vector<uint32_t> all(replay_.size());
+    for (uint32_t i = 0; i < all.size(); ++i) all[i] = i;
+    feature_jobs_.push_back({to_pixels(replay_, all), int(all.size()), 0, &replay_features_});
+    replay_labels_ = replay_.labels;
+  }
+  feature_jobs_.push_back({to_pixels(samples, hold), int(hold.size()), 0, &heldout_features_});
   heldout_labels_.clear();
   for (uint32_t i : hold) heldout_labels_.push_back(samples.labels[i]);
 
@@ -117,78 +96,175 @@ void FineTuner::start(const Dataset& samples) {
               shifts[c][0], shifts[c][1]);
       train_labels_.push_back(samples.labels[train[i]]);
     }
-  compute_features(expanded, int(train_labels_.size()), train_features_);
+  const int n_train = int(train_labels_.size());
+  feature_jobs_.push_back({std::move(expanded), n_train, 0, &train_features_});
+  for (FeatureJob& job : feature_jobs_) job.out->resize(size_t(job.count) * size_t(feature_size_));
+  queue_evaluation(status_.heldout_before, status_.replay_before);
 
   status_.train_samples = int(train.size());
   status_.heldout_samples = int(hold.size());
-  status_.heldout_before = head_accuracy(heldout_features_, heldout_labels_);
-  status_.replay_before = head_accuracy(replay_features_, replay_labels_);
   const int user_per_batch = config_.batch - (replay_labels_.empty() ? 0 : config_.replay_per_batch);
   const int steps_per_epoch = int((train_labels_.size() + size_t(user_per_batch) - 1) / size_t(user_per_batch));
   status_.total_steps = steps_per_epoch * config_.epochs;
-  status_.state = FineTuneStatus::State::running;
+  const auto slices = [](size_t n, int per_slice) { return int((n + size_t(per_slice) - 1) / size_t(per_slice)); };
+  int feature_slices = 0;
+  for (const FeatureJob& job : feature_jobs_) feature_slices += slices(size_t(job.count), kFeatureSlice);
+  const int eval_slices = slices(heldout_labels_.size(), kEvalSlice) + slices(replay_labels_.size(), kEvalSlice);
+  status_.work_total = feature_slices + 2 * eval_slices + status_.total_steps;
+  status_.state = FineTuneStatus::State::preparing;
   order_.resize(train_labels_.size());
   for (uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
   shuffle(order_, rng_);
   cursor_ = 0;
   epoch_loss_ = 0;
-  epoch_batches_ = 0;
+  epoch_batches_ = epoch_correct_ = epoch_seen_ = 0;
+  measured_after_ = false;
 }
 
-const FineTuneStatus& FineTuner::run(int max_steps) {
-  if (status_.state != FineTuneStatus::State::running) return status_;
+void FineTuner::queue_evaluation(double& heldout, double& replay) {
+  heldout = replay = NAN;
+  eval_jobs_.push_back({&heldout_features_, &heldout_labels_, 0, 0, &heldout});
+  eval_jobs_.push_back({&replay_features_, &replay_labels_, 0, 0, &replay});
+}
+
+bool FineTuner::do_feature_slice() {
+  for (FeatureJob& job : feature_jobs_) {
+    if (job.done >= job.count) continue;
+    const int n = std::min(kFeatureSlice, job.count - job.done);
+    const size_t per_image = base_.arch.input.size();
+    trunk_.features_before(first_layer_, job.pixels.data() + size_t(job.done) * per_image, n,
+                           job.out->data() + size_t(job.done) * size_t(feature_size_));
+    job.done += n;
+    if (job.done == job.count) job.pixels = {};  // the pixels are not needed again
+    return true;
+  }
+  return false;
+}
+
+bool FineTuner::do_eval_slice() {
+  for (EvalJob& job : eval_jobs_) {
+    const size_t total = job.labels->size();
+    if (job.done >= total) continue;  // finished, or nothing to score (result stays NaN)
+    const int n = int(std::min<size_t>(kEvalSlice, total - job.done));
+    eval_logits_.resize(size_t(n) * 10);
+    head_->predict(job.features->data() + job.done * size_t(feature_size_), n, eval_logits_.data());
+    for (int i = 0; i < n; ++i) {
+      const float* z = eval_logits_.data() + i * 10;
+      if (std::max_element(z, z + 10) - z == (*job.labels)[job.done + size_t(i)]) ++job.right;
+    }
+    job.done += size_t(n);
+    *job.result = double(job.right) / double(total);
+    return true;
+  }
+  return false;
+}
+
+void FineTuner::fail(const std::string& why) {
+  status_.state = FineTuneStatus::State::failed;
+  status_.message = why;
+}
+
+void FineTuner::do_train_step() {
   const bool replay = !replay_labels_.empty() && config_.replay_per_batch > 0;
   const int user_per_batch = config_.batch - (replay ? config_.replay_per_batch : 0);
   const size_t F = size_t(feature_size_);
-  for (int s = 0; s < max_steps && status_.step < status_.total_steps; ++s) {
-    const size_t n_user = std::min<size_t>(size_t(user_per_batch), order_.size() - cursor_);
-    const size_t n_replay = replay ? size_t(config_.replay_per_batch) : 0;
-    const size_t n = n_user + n_replay;
-    batch_features_.resize(n * F);
-    batch_labels_.resize(n);
-    for (size_t i = 0; i < n_user; ++i) {
-      const uint32_t k = order_[cursor_ + i];
-      std::memcpy(&batch_features_[i * F], &train_features_[size_t(k) * F], F * sizeof(float));
-      batch_labels_[i] = train_labels_[k];
-    }
-    for (size_t i = 0; i < n_replay; ++i) {
-      const size_t k = size_t(splitmix64_next(rng_) % replay_labels_.size());
-      std::memcpy(&batch_features_[(n_user + i) * F], &replay_features_[k * F], F * sizeof(float));
-      batch_labels_[n_user + i] = replay_labels_[k];
-    }
-    const TailStep r = head_->train_step(batch_features_.data(), batch_labels_.data(), int(n));
-    if (!r.ok) {
-      status_.state = FineTuneStatus::State::failed;
-      status_.message = "training diverged at step " + std::to_string(status_.step + 1) +
-                        " (the loss or the weights stopped being finite); kept the weights of the last good step. "
-                        "Try a lower learning rate.";
-      finish();
-      return status_;
-    }
-    status_.last_loss = r.loss;
-    epoch_loss_ += r.loss;
-    ++epoch_batches_;
-    ++status_.step;
-    cursor_ += n_user;
-    if (cursor_ >= order_.size()) {  // end of an epoch
-      status_.loss_history.push_back(float(epoch_loss_ / epoch_batches_));
-      ++status_.epoch;
-      epoch_loss_ = 0;
-      epoch_batches_ = 0;
-      cursor_ = 0;
-      shuffle(order_, rng_);
-    }
+  const size_t n_user = std::min<size_t>(size_t(user_per_batch), order_.size() - cursor_);
+  const size_t n_replay = replay ? size_t(config_.replay_per_batch) : 0;
+  const size_t n = n_user + n_replay;
+  batch_features_.resize(n * F);
+  batch_labels_.resize(n);
+  for (size_t i = 0; i < n_user; ++i) {
+    const uint32_t k = order_[cursor_ + i];
+    std::memcpy(&batch_features_[i * F], &train_features_[size_t(k) * F], F * sizeof(float));
+    batch_labels_[i] = train_labels_[k];
   }
-  if (status_.step >= status_.total_steps) {
-    status_.state = FineTuneStatus::State::done;
-    finish();
+  for (size_t i = 0; i < n_replay; ++i) {
+    const size_t k = size_t(splitmix64_next(rng_) % replay_labels_.size());
+    std::memcpy(&batch_features_[(n_user + i) * F], &replay_features_[k * F], F * sizeof(float));
+    batch_labels_[n_user + i] = replay_labels_[k];
+  }
+  const TailStep r = head_->train_step(batch_features_.data(), batch_labels_.data(), int(n));
+  if (!r.ok) {
+    fail("training diverged at step " + std::to_string(status_.step + 1) +
+         " (the loss or the weights stopped being finite); kept the weights of the last good step. "
+         "Try a lower learning rate.");
+    return;
+  }
+  status_.last_loss = r.loss;
+  epoch_loss_ += r.loss;
+  ++epoch_batches_;
+  epoch_correct_ += r.correct;
+  epoch_seen_ += int(n);
+  ++status_.step;
+  cursor_ += n_user;
+  if (cursor_ >= order_.size()) {  // end of an epoch
+    status_.loss_history.push_back(float(epoch_loss_ / epoch_batches_));
+    status_.accuracy_history.push_back(float(epoch_correct_) / float(epoch_seen_));
+    ++status_.epoch;
+    epoch_loss_ = 0;
+    epoch_batches_ = epoch_correct_ = epoch_seen_ = 0;
+    cursor_ = 0;
+    shuffle(order_, rng_);
+  }
+}
+
+bool FineTuner::features_pending() const {
+  for (const FeatureJob& job : feature_jobs_)
+    if (job.done < job.count) return true;
+  return false;
+}
+
+bool FineTuner::eval_pending() const {
+  for (const EvalJob& job : eval_jobs_)
+    if (job.done < job.labels->size()) return true;
+  return false;
+}
+
+// Moves to the next state as soon as the current one has no work left, so that every call of
+// advance(1) does exactly one slice and the last slice ends the session.
+void FineTuner::settle() {
+  if (status_.state == FineTuneStatus::State::preparing && !features_pending() && !eval_pending()) {
+    eval_jobs_.clear();
+    status_.state = FineTuneStatus::State::running;
+  }
+  if (status_.state == FineTuneStatus::State::running && status_.step >= status_.total_steps) {
+    if (!measured_after_) {
+      queue_evaluation(status_.heldout_after, status_.replay_after);
+      measured_after_ = true;
+    }
+    if (!eval_pending()) status_.state = FineTuneStatus::State::done;
+  }
+}
+
+const FineTuneStatus& FineTuner::advance(int max_units) {
+  for (int u = 0; u < max_units && status_.busy(); ++u) {
+    if (status_.state == FineTuneStatus::State::preparing) {
+      if (!do_feature_slice()) do_eval_slice();
+    } else if (status_.step < status_.total_steps) {
+      do_train_step();
+      if (status_.state == FineTuneStatus::State::failed) {
+        // The last good weights are kept; measure them so the numbers describe what is kept.
+        queue_evaluation(status_.heldout_after, status_.replay_after);
+        while (do_eval_slice()) {
+        }
+        return status_;
+      }
+    } else {
+      do_eval_slice();
+    }
+    ++status_.work_done;
+    settle();
   }
   return status_;
 }
 
-void FineTuner::finish() {
-  status_.heldout_after = head_accuracy(heldout_features_, heldout_labels_);
-  status_.replay_after = head_accuracy(replay_features_, replay_labels_);
+const FineTuneStatus& FineTuner::run(int max_steps) {
+  while (status_.state == FineTuneStatus::State::preparing) advance(1);
+  const int target = std::min(status_.total_steps, status_.step + max_steps);
+  while (status_.state == FineTuneStatus::State::running && status_.step < target) advance(1);
+  if (status_.state == FineTuneStatus::State::running && status_.step >= status_.total_steps)
+    while (status_.busy()) advance(1);
+  return status_;
 }
 
 Model FineTuner::tuned_model() const {

@@ -28,38 +28,71 @@ struct FineTuneConfig {
 };
 
 struct FineTuneStatus {
-  enum class State { idle, running, done, failed };
+  // preparing: trunk features and "before" accuracies are computed in slices; running: optimizer
+  // steps; then "after" accuracies (still running) and done, or failed with a message.
+  enum class State { idle, preparing, running, done, failed };
   State state = State::idle;
+  bool busy() const { return state == State::preparing || state == State::running; }
   int step = 0, total_steps = 0, epoch = 0;
+  int work_done = 0, work_total = 0;     // all slices (features, evaluation, steps): the progress bar
   float last_loss = 0;
   std::vector<float> loss_history;       // mean loss per epoch
+  std::vector<float> accuracy_history;   // training-batch accuracy per epoch, in [0, 1]
   int train_samples = 0, heldout_samples = 0;
   double heldout_before = 0, heldout_after = 0;  // accuracy in [0, 1]; NaN without held-out samples
   double replay_before = 0, replay_after = 0;    // on the replay digits
   std::string message;                   // what went wrong, when failed
+  float progress() const { return work_total ? float(work_done) / float(work_total) : 0.f; }
 };
 
 class FineTuner {
  public:
   // replay: MNIST digits shipped with the page (may be empty). Throws Error for a model whose head
-  // cannot be trained or a bad configuration.
+  // cannot be trained or a bad configuration. Cheap: the trunk runs only once start() is called.
   FineTuner(const Model& base, const Dataset& replay, const FineTuneConfig& config);
 
-  // Splits the samples (seeded), computes trunk features, measures "before". Throws Error for an
-  // empty sample set or images of the wrong size.
+  // Checks and splits the samples (seeded) and queues the work: trunk features of the replay digits,
+  // held-out and training samples, then the "before" accuracies. State becomes preparing. Throws
+  // Error for an empty sample set, images of the wrong size or labels that are not digits.
   void start(const Dataset& samples);
-  // Runs at most max_steps optimizer steps; on the last one measures "after". A non-finite loss
-  // stops training with state failed; the weights stay those of the last good step.
+  // Does at most max_units slices of work, whatever comes next: a slice is the trunk on a few images,
+  // the tail on a few evaluation digits, or one optimizer step, each a few milliseconds in the
+  // browser, so a page can interleave them with frames. A non-finite loss stops training with state
+  // failed; the weights stay those of the last good step.
+  const FineTuneStatus& advance(int max_units);
+  // Finishes any preparation, then runs at most max_steps optimizer steps; after the last step it
+  // measures "after" (for tools and tests that need not share a thread with a UI).
   const FineTuneStatus& run(int max_steps);
   const FineTuneStatus& status() const { return status_; }
 
   // The base model, batch norm folded, with the trained tail and provenance (base, samples, steps).
   Model tuned_model() const;
 
+  // Images whose trunk features one slice computes, and digits one evaluation slice scores.
+  static constexpr int kFeatureSlice = 8, kEvalSlice = 32;
+
  private:
-  double head_accuracy(const std::vector<float>& features, const std::vector<uint8_t>& labels);
-  void compute_features(const std::vector<float>& pixels, int count, std::vector<float>& out);
-  void finish();
+  // Trunk features for `count` images of `pixels`, computed kFeatureSlice at a time into `out`.
+  struct FeatureJob {
+    std::vector<float> pixels;
+    int count = 0, done = 0;
+    std::vector<float>* out = nullptr;
+  };
+  // Accuracy of the tail on cached features, kEvalSlice at a time, written to *result.
+  struct EvalJob {
+    const std::vector<float>* features = nullptr;
+    const std::vector<uint8_t>* labels = nullptr;
+    size_t done = 0, right = 0;
+    double* result = nullptr;
+  };
+  void queue_evaluation(double& heldout, double& replay);
+  bool do_feature_slice();  // false when no feature work is left
+  bool do_eval_slice();     // false when no evaluation is left
+  bool features_pending() const;
+  bool eval_pending() const;
+  void settle();
+  void do_train_step();
+  void fail(const std::string& why);
 
   Model base_;  // batch norm folded
   FineTuneConfig config_;
@@ -67,14 +100,18 @@ class FineTuner {
   size_t first_layer_ = 0;
   std::unique_ptr<TailTrainer> head_;
   int feature_size_ = 0;
+  Dataset replay_;
+  std::vector<FeatureJob> feature_jobs_;
+  std::vector<EvalJob> eval_jobs_;
   std::vector<float> replay_features_, train_features_, heldout_features_;
   std::vector<uint8_t> replay_labels_, train_labels_, heldout_labels_;
-  std::vector<float> batch_features_;
+  std::vector<float> batch_features_, eval_logits_;
   std::vector<uint8_t> batch_labels_;
   std::vector<uint32_t> order_;  // shuffled indices into the training features, per epoch
   size_t cursor_ = 0;            // position in order_ within the epoch
   double epoch_loss_ = 0;
-  int epoch_batches_ = 0;
+  int epoch_batches_ = 0, epoch_correct_ = 0, epoch_seen_ = 0;
+  bool measured_after_ = false;
   uint64_t rng_ = 0;
   FineTuneStatus status_;
 };

@@ -185,6 +185,9 @@ TailStep TailTrainer::train_step(const float* inputs, const uint8_t* labels, int
     r.ok = false;
     return r;
   }
+  const float* logits = acts_.back().data();
+  for (int b = 0; b < B; ++b)
+    r.correct += int(std::max_element(logits + b * 10, logits + b * 10 + 10) - (logits + b * 10)) == labels[b];
   backup_ = params_;
   optimizer_.step(params_.data(), grads_.data());
   for (float p : params_) {

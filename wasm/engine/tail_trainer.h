@@ -21,6 +21,7 @@ size_t last_block_start(const Architecture& arch);
 
 struct TailStep {
   float loss = 0;     // mean cross-entropy of the batch
+  int correct = 0;    // samples of the batch whose top logit was the label (in training mode)
   bool ok = true;     // false: the loss or the updated weights were not finite; weights were restored
 };
 
