@@ -1,14 +1,20 @@
-// The application: plain state plus one function that draws a frame with Dear ImGui. It knows nothing
-// of GLFW, WebGL or the browser (see main_web.cpp), following Dear ImGui's split of app and backend.
+// The application's state and logic: drawing, live prediction, the person's samples, the model
+// picker and fine-tuning. No ImGui, GLFW or browser code here (ui.cpp draws it, main_web.cpp is the
+// browser glue), following Dear ImGui's split of app and backend, so tests/app_test.cpp drives the
+// whole app natively and under node without a window.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "canvas.h"
 #include "digitlab/idx.h"
-#include "fine_tuner.h"
+#include "fine_tune_driver.h"
+#include "model_library.h"
+#include "sample_store.h"
 #include "xnn_engine.h"
 
 namespace digitlab {
@@ -22,54 +28,59 @@ struct Prediction {
 struct AppState {
   DrawingCanvas canvas{280};
   float pen_width = 18.f;  // canvas pixels; ~MNIST's stroke-to-digit ratio for a digit drawn ~200 px tall
-  bool drawing = false;
   bool has_ink = false;
   float input28[28 * 28] = {};  // what the network sees
+  Prediction prediction;
+  double inference_ms = 0;      // preprocessing + forward pass of the last update
 
+  // Models: the picker's list, the selected entry as shipped/loaded (base, for revert and as the
+  // starting point of fine-tuning) and the one in use (base or its fine-tuned copy).
+  ModelLibrary models;
+  int selected = -1;
+  std::unique_ptr<Model> base;
   std::unique_ptr<XnnEngine> engine;  // null until a model is loaded
   std::string model_name, model_error;
   int64_t model_parameters = 0;
-  Prediction prediction;
-
-  // The person's labelled samples and fine-tuning (samples.cpp). Files live in storage_dir; persist()
-  // is called after every write (the page syncs IndexedDB there), so a closed tab loses nothing.
-  std::string storage_dir;
-  void (*persist)() = nullptr;
-  Dataset samples;
-  Dataset replay;               // MNIST digits mixed into fine-tuning
-  std::unique_ptr<Model> base;  // the shipped model, for "revert"
-  std::unique_ptr<Model> current;
   bool tuned = false;
-  bool train_last_block = false;
-  std::unique_ptr<FineTuner> tuner;
-  FineTuneStatus tune_status;
-  std::string notice;  // last message for the person (saved, failed, ...)
-  // Set by buttons; the platform layer (main_web.cpp) performs them: downloads and file pickers.
-  bool export_requested = false, import_requested = false, download_model_requested = false;
 
-  float pad_x = 0, pad_y = 0, pad_side = 0;  // where the drawing pad was laid out, in framebuffer pixels
+  std::string storage_dir;                // the person's files (IndexedDB-backed in the page)
+  std::function<void()> persist;          // called after every write to storage_dir
+  SampleStore samples;
+  int selected_sample = -1;               // in the gallery: relabel or delete it
+  Dataset replay;                         // MNIST digits mixed into fine-tuning
+  FineTuneDriver tuning;
+  bool train_last_block = false;
+  // Before/after of the last finished session, shown until the next one.
+  std::string notice;                     // last message for the person (saved, failed, ...)
 };
 
-// Validates and loads a safetensors model (the current one stays on error; returns false and sets
-// model_error with the reason).
+// Lists the models in models_dir, loads the replay digits, the person's samples, the model picked
+// last time (default_id otherwise) and its fine-tuned copy. False (model_error set) when no model
+// can be used at all; problems with saved files are reported in notice and never fatal.
+bool app_start(AppState& app, const std::string& models_dir, const std::string& default_id,
+               const std::string& replay_images, const std::string& replay_labels);
+// Uses entry i of the picker (its fine-tuned copy when there is one); a running fine-tune is
+// cancelled. False with model_error set if the file cannot be used; the current model stays.
+bool app_select_model(AppState& app, int i);
+// A weight file from the person (file picker, drag-and-drop): validated, kept in storage and
+// selected. On any error returns false with model_error set, and the current model stays in use.
 bool app_load_model(AppState& app, const uint8_t* bytes, size_t size, const std::string& name);
-void app_frame(AppState& app);
-void app_refresh(AppState& app);  // re-reads the drawing: preprocessing and prediction
+std::string app_current_model_path(const AppState& app);
 
-// samples.cpp
-// Loads the base model and replay digits (paths in the page's virtual file system), then the
-// person's saved samples and fine-tuned model from storage_dir. Returns false with model_error set.
-bool app_start(AppState& app, const std::string& model_path, const std::string& replay_images,
-               const std::string& replay_labels);
-bool app_add_sample(AppState& app, int label);  // the current drawing; false without ink
-void app_delete_sample(AppState& app, size_t index);
-bool app_start_fine_tune(AppState& app);        // false (with notice) without samples
-void app_fine_tune_tick(AppState& app, double budget_ms);  // a slice of work per frame
-void app_revert(AppState& app);
-// Adds the samples of an IDX pair (e.g. exported earlier, or written by the native tools); on a bad
-// file returns false with the reason in notice, and the current samples stay as they were.
+void app_refresh(AppState& app);  // after the drawing changed: preprocessing and prediction
+
+// Samples. Each returns false with the reason in notice when it cannot be done.
+bool app_add_sample(AppState& app, int label);  // the current drawing; clears the canvas
+bool app_delete_sample(AppState& app, size_t index);
+bool app_relabel_sample(AppState& app, size_t index, int label);
 bool app_import_samples(AppState& app, const std::string& images_path, const std::string& labels_path);
-void samples_panel(AppState& app);              // the ImGui part
-std::string app_tuned_model_path(const AppState& app);
+
+// Fine-tuning, always from the selected model as shipped (tuning a tuned model again would drift
+// further from MNIST each time).
+bool app_start_fine_tune(AppState& app);
+void app_cancel_fine_tune(AppState& app);
+// A frame's share of work; when a session finishes, its model is put in use and saved.
+void app_tick(AppState& app, double budget_ms);
+void app_revert(AppState& app);  // back to the selected model as shipped; its tuned copy is deleted
 
 }  // namespace digitlab

@@ -41,8 +41,9 @@ export async function launchBrowser() {
 }
 
 // Opens the page, collecting console errors and uncaught exceptions, and waits for window.app.ready.
-export async function openPage(browser, url) {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+// options: browser context options (e.g. hasTouch, deviceScaleFactor) over a 1280x800 viewport.
+export async function openPage(browser, url, options = {}) {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, ...options });
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));

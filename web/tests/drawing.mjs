@@ -32,3 +32,11 @@ export async function draw(page, strokes) {
   await page.waitForTimeout(100);
 }
 
+
+// Clicks a named control (window.app.controlRect) with the mouse, in its middle.
+export async function click(page, name) {
+  const r = await page.evaluate((n) => window.app.controlRect(n), name);
+  assert.ok(r, `control ${name} should be on screen`);
+  await page.mouse.click(r.x + r.width / 2, r.y + r.height / 2);
+  await page.waitForTimeout(100);
+}

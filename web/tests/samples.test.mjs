@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { artifacts, launchBrowser, openPage, startServer } from './browser.mjs';
-import { DIGITS, draw } from './drawing.mjs';
+import { DIGITS, click, draw } from './drawing.mjs';
 
 let server, browser;
 before(async () => { server = await startServer(); browser = await launchBrowser(); });
@@ -50,10 +50,30 @@ test('fine-tuning runs in the page, changes the model, survives a reload; revert
   await draw(page, DIGITS[7]);
   const before = (await state(page)).probabilities;
 
-  assert.equal(await page.evaluate(() => window.app.fineTune()), true);
-  await page.waitForFunction(() => window.app.state().fineTune.state !== 'running', null, { timeout: 60000 });
+  // A session started and cancelled through the API (which also ticks "last conv block"), then the
+  // real one started with the button.
+  assert.equal(await page.evaluate(() => window.app.fineTune({ lastBlock: true })), true);
+  await page.evaluate(() => window.app.cancelFineTune());
+  assert.equal((await state(page)).fineTune.state, 'idle', 'cancel stops a session');
+  await click(page, 'fine-tune');
+  await page.waitForTimeout(50);
   let s = await state(page);
+  assert.ok(['preparing', 'running'].includes(s.fineTune.state), `fine-tuning should have started: ${JSON.stringify(s.fineTune)}`);
+  // The page stays usable while it runs: a stroke started during the session is drawn and read.
+  await page.keyboard.press('c');
+  assert.ok(['preparing', 'running'].includes((await state(page)).fineTune.state), 'fine-tuning while drawing');
+  await draw(page, DIGITS[1]);
+  s = await state(page);
+  assert.equal(s.strokes, 1);
+  assert.equal(s.top, 1);
+  await page.keyboard.press('c');
+  await page.waitForFunction(() => !['preparing', 'running'].includes(window.app.state().fineTune.state), null, { timeout: 120000 });
+  await draw(page, DIGITS[7]);
+  s = await state(page);
   assert.equal(s.fineTune.state, 'done', s.notice);
+  assert.equal(s.fineTune.progress, 1);
+  assert.equal(s.fineTune.loss.length, 20, 'a loss per epoch for the plot');
+  assert.ok(s.fineTune.replayAfter > 0.9, `MNIST replay digits after: ${s.fineTune.replayAfter}`);
   assert.equal(s.tuned, true);
   assert.match(s.model, /fine-tuned/);
   assert.equal(s.top, 7);

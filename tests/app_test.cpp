@@ -1,0 +1,324 @@
+// The page's logic without a window: sample store, model library, the fine-tuning driver's state
+// machine and the app's flows (draw -> predict, label, fine-tune, persist, revert, pick and load
+// models), with the shipped models and real files in a scratch folder. Runs natively and under node.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "app.h"
+#include "digitlab/file_io.h"
+#include "digitlab/safetensors.h"
+#include "test_support.h"
+
+namespace digitlab {
+namespace {
+
+using testing::output_path;
+namespace fs = std::filesystem;
+
+const std::string kModels = std::string(DIGITLAB_SOURCE_DIR) + "/models";
+
+// A scratch storage folder, empty at the start of each test.
+std::string fresh_dir(const std::string& name) {
+  const std::string dir = output_path("app_test/" + name);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// Draws a stroke through points (canvas pixels, 280x280 pad) as the pointer would.
+void stroke(AppState& app, std::initializer_list<Point> points, float width = 18.f) {
+  auto it = points.begin();
+  app.canvas.begin_stroke(*it, width);
+  for (++it; it != points.end(); ++it) app.canvas.extend_stroke(*it);
+  app_refresh(app);
+}
+
+bool start(AppState& app, const std::string& dir, int* persists = nullptr) {
+  app.storage_dir = dir;
+  if (persists) app.persist = [persists] { ++*persists; };
+  return app_start(app, kModels, "digitlab-cnn", kModels + "/mnist-replay-1000-images.idx.gz",
+                   kModels + "/mnist-replay-1000-labels.idx.gz");
+}
+
+// A copy of a safetensors file with the first value of one tensor set to NaN.
+std::vector<uint8_t> with_nan_in(std::vector<uint8_t> bytes, const std::string& tensor) {
+  uint64_t n = 0;
+  for (int i = 7; i >= 0; --i) n = (n << 8) | bytes[size_t(i)];
+  const auto header = nlohmann::json::parse(bytes.begin() + 8, bytes.begin() + 8 + long(n));
+  const size_t at = 8 + size_t(n) + header.at(tensor).at("data_offsets")[0].get<size_t>();
+  const float nan = NAN;
+  std::memcpy(&bytes[at], &nan, sizeof nan);
+  return bytes;
+}
+
+std::vector<float> ink(float value) { return std::vector<float>(784, value); }
+
+TEST(SampleStore, EveryChangeIsWrittenThroughAndSurvivesReopening) {
+  const std::string dir = fresh_dir("store");
+  int persists = 0;
+  SampleStore s;
+  EXPECT_EQ(s.open(dir, [&] { ++persists; }), "");
+  s.add(ink(0.5f).data(), 3);
+  s.add(ink(1.0f).data(), 3);
+  s.add(ink(0.2f).data(), 8);
+  s.relabel(1, 4);
+  s.remove(0);
+  EXPECT_EQ(persists, 5);
+  SampleStore again;
+  EXPECT_EQ(again.open(dir), "");
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again.label(0), 4);
+  EXPECT_EQ(again.label(1), 8);
+  EXPECT_EQ(again.image(0)[100], 255);
+  EXPECT_EQ(again.image(1)[100], 51);  // 0.2 * 255, rounded
+  const auto c = again.counts();
+  EXPECT_EQ(c[4], 1);
+  EXPECT_EQ(c[8], 1);
+  EXPECT_EQ(c[3], 0);
+}
+
+TEST(SampleStore, BadRequestsChangeNothing) {
+  SampleStore s;
+  s.open(fresh_dir("store-bad"));
+  s.add(ink(1.f).data(), 1);
+  EXPECT_ERROR_CONTAINS(s.add(ink(1.f).data(), 10), "not a digit");
+  EXPECT_ERROR_CONTAINS(s.relabel(0, -1), "not a digit");
+  EXPECT_ERROR_CONTAINS(s.relabel(5, 2), "no sample 5");
+  EXPECT_ERROR_CONTAINS(s.remove(1), "no sample 1");
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s.label(0), 1);
+}
+
+TEST(SampleStore, ExportedPairImportsIntoAnotherStoreAndBadPairsAreRefused) {
+  SampleStore a;
+  a.open(fresh_dir("store-a"));
+  for (int d = 0; d < 10; ++d) a.add(ink(float(d) / 10.f).data(), d);
+  SampleStore b;
+  b.open(fresh_dir("store-b"));
+  b.add(ink(1.f).data(), 7);
+  EXPECT_EQ(b.import_pair(a.images_path(), a.labels_path()), 10u);
+  ASSERT_EQ(b.size(), 11u);
+  EXPECT_EQ(b.label(10), 9);
+  EXPECT_EQ(b.image(5)[0], a.image(4)[0]);
+  // Images and labels of different sets, a truncated file, a missing file: refused, nothing added.
+  SampleStore c;
+  c.open(fresh_dir("store-c"));
+  c.add(ink(1.f).data(), 2);
+  EXPECT_ERROR_CONTAINS(b.import_pair(a.images_path(), c.labels_path()), "");
+  std::vector<uint8_t> bytes = read_file_bytes(a.images_path());
+  bytes.resize(bytes.size() / 2);
+  write_file_atomically(output_path("app_test/truncated.idx"), bytes);
+  EXPECT_ERROR_CONTAINS(b.import_pair(output_path("app_test/truncated.idx"), a.labels_path()), "");
+  EXPECT_ERROR_CONTAINS(b.import_pair(output_path("app_test/missing.idx"), a.labels_path()), "");
+  EXPECT_EQ(b.size(), 11u);
+}
+
+TEST(SampleStore, DamagedSavedFilesAreKeptAsideNotOverwritten) {
+  const std::string dir = fresh_dir("store-damaged");
+  write_file_atomically(dir + "/samples-images.idx", {0, 0, 8, 3, 0, 0});
+  write_file_atomically(dir + "/samples-labels.idx", {1, 2, 3});
+  SampleStore s;
+  const std::string why = s.open(dir);
+  EXPECT_NE(why.find("could not be read"), std::string::npos) << why;
+  EXPECT_EQ(s.size(), 0u);
+  EXPECT_TRUE(file_exists(dir + "/samples-images.idx.damaged"));
+  s.add(ink(1.f).data(), 5);  // a new set; the damaged bytes stay as they were
+  EXPECT_EQ(read_file_bytes(dir + "/samples-images.idx.damaged").size(), 6u);
+}
+
+TEST(ModelLibrary, ListsShippedModelsWithTheirRecordedAccuracy) {
+  ModelLibrary lib;
+  lib.open(kModels, fresh_dir("library"), "digitlab-cnn");
+  ASSERT_GE(lib.entries().size(), 2u);
+  const ModelEntry& first = lib.entries()[0];
+  EXPECT_EQ(first.id, "digitlab-cnn");  // the default sorts first
+  EXPECT_EQ(first.parameters, 186538);
+  EXPECT_NEAR(first.test_accuracy, 0.9963, 1e-9);
+  const int seed = lib.find("seed-cnn");
+  ASSERT_GE(seed, 0);
+  EXPECT_EQ(lib.entries()[size_t(seed)].parameters, 421642);
+  EXPECT_TRUE(lib.problems().empty());
+}
+
+TEST(ModelLibrary, AnUnreadableShippedFileIsReportedAndSkipped) {
+  const std::string shipped = fresh_dir("library-shipped");
+  fs::copy_file(kModels + "/seed-cnn.safetensors", shipped + "/seed-cnn.safetensors");
+  write_file_atomically(shipped + "/broken.safetensors", {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  ModelLibrary lib;
+  lib.open(shipped, fresh_dir("library-storage"), "seed-cnn");
+  ASSERT_EQ(lib.entries().size(), 1u);
+  ASSERT_EQ(lib.problems().size(), 1u);
+  EXPECT_NE(lib.problems()[0].find("broken.safetensors"), std::string::npos);
+}
+
+TEST(App, DrawnOneIsClassifiedAndTheInputIsCentred) {
+  AppState app;
+  ASSERT_TRUE(start(app, fresh_dir("app-draw"))) << app.model_error;
+  EXPECT_EQ(app.model_name, "digitlab-cnn");
+  EXPECT_FALSE(app.prediction.valid);  // nothing drawn yet
+  stroke(app, {{60, 40}, {62, 120}, {64, 200}});  // off-centre: preprocessing centres it
+  ASSERT_TRUE(app.prediction.valid);
+  EXPECT_EQ(app.prediction.label, 1);
+  float mass = 0, cx = 0;
+  for (int y = 0; y < 28; ++y)
+    for (int x = 0; x < 28; ++x) mass += app.input28[y * 28 + x], cx += float(x) * app.input28[y * 28 + x];
+  EXPECT_NEAR(cx / mass, 14.0, 1.0);
+  app.canvas.undo();
+  app_refresh(app);
+  EXPECT_FALSE(app.prediction.valid);
+}
+
+TEST(App, SamplesNeedInkAndAValidLabel) {
+  AppState app;
+  ASSERT_TRUE(start(app, fresh_dir("app-samples")));
+  EXPECT_FALSE(app_add_sample(app, 3));  // empty canvas
+  EXPECT_NE(app.notice.find("draw a digit first"), std::string::npos);
+  stroke(app, {{140, 40}, {140, 220}});
+  EXPECT_FALSE(app_add_sample(app, 12));
+  EXPECT_TRUE(app.canvas.strokes().size() == 1);  // kept for another try
+  EXPECT_TRUE(app_add_sample(app, 1));
+  EXPECT_TRUE(app.canvas.empty());
+  EXPECT_TRUE(app_relabel_sample(app, 0, 7));
+  EXPECT_FALSE(app_relabel_sample(app, 3, 7));
+  EXPECT_EQ(app.samples.counts()[7], 1);
+  EXPECT_TRUE(app_start_fine_tune(app));  // one sample is enough to start
+  app_cancel_fine_tune(app);
+  EXPECT_TRUE(app_delete_sample(app, 0));
+  EXPECT_FALSE(app_start_fine_tune(app));  // none left
+  EXPECT_NE(app.notice.find("label a few digits"), std::string::npos);
+}
+
+// A person who writes their sevens as a bare vertical bar: the shipped model reads it as 1. After
+// labelling a dozen of them and fine-tuning in the page, the model reads such a bar as 7, keeps
+// that across a restart, and revert brings back the shipped behaviour.
+TEST(App, FineTuningLearnsAPersonsStylePersistsAndReverts) {
+  const std::string dir = fresh_dir("app-tune");
+  int persists = 0;
+  AppState app;
+  ASSERT_TRUE(start(app, dir, &persists));
+  for (int i = 0; i < 12; ++i) {
+    const float x = 110.f + 5.f * float(i), slant = float(i % 5) * 4.f - 8.f;
+    stroke(app, {{x - slant, 40.f + float(i % 3) * 6.f}, {x + slant, 230.f - float(i % 4) * 5.f}}, 14.f + float(i % 4) * 3.f);
+    ASSERT_TRUE(app_add_sample(app, 7));
+  }
+  stroke(app, {{150, 50}, {147, 215}});
+  ASSERT_EQ(app.prediction.label, 1);
+  const float p7_before = app.prediction.probabilities[7];
+
+  // The state machine: preparing (trunk features, "before"), running (steps, "after"), done.
+  ASSERT_TRUE(app_start_fine_tune(app)) << app.notice;
+  EXPECT_EQ(app.tuning.status().state, FineTuneStatus::State::preparing);
+  app_tick(app, 0.0);  // a zero budget still does one slice, and only one
+  EXPECT_EQ(app.tuning.status().work_done, 1);
+  EXPECT_EQ(app.tuning.status().state, FineTuneStatus::State::preparing);
+  // Zero-budget ticks: one slice each, so every state is seen in order.
+  std::vector<FineTuneStatus::State> seen{FineTuneStatus::State::preparing};
+  int ticks = 1;
+  while (app.tuning.active() && ticks < 100000) {
+    app_tick(app, 0.0);
+    if (app.tuning.status().state != seen.back()) seen.push_back(app.tuning.status().state);
+    ++ticks;
+  }
+  ASSERT_EQ(app.tuning.status().state, FineTuneStatus::State::done) << app.tuning.status().message;
+  const std::vector<FineTuneStatus::State> expected{FineTuneStatus::State::preparing, FineTuneStatus::State::running,
+                                                    FineTuneStatus::State::done};
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(ticks, app.tuning.status().work_total);  // one slice per tick, the last one ends it
+  const FineTuneStatus& s = app.tuning.status();
+  std::printf("steps %d, loss %.3f -> %.3f, held-out %.2f -> %.2f, replay %.3f -> %.3f\n", s.step, s.loss_history.front(),
+              s.loss_history.back(), s.heldout_before, s.heldout_after, s.replay_before, s.replay_after);
+  EXPECT_EQ(s.work_done, s.work_total);
+  EXPECT_EQ(s.heldout_samples, 2);  // 20% of 12
+  EXPECT_EQ(int(s.loss_history.size()), 20);
+  EXPECT_EQ(s.accuracy_history.size(), s.loss_history.size());
+  // MNIST is mostly kept: what it loses are ones that now look like this person's sevens.
+  EXPECT_GE(s.replay_after, 0.85);
+  EXPECT_TRUE(app.tuned);
+  EXPECT_EQ(app.model_name, "digitlab-cnn (fine-tuned)");
+  EXPECT_TRUE(file_exists(dir + "/digitlab-cnn.fine-tuned.safetensors"));
+  EXPECT_GT(persists, 12);
+  // The prediction on the canvas was refreshed with the new model.
+  ASSERT_TRUE(app.prediction.valid);
+  EXPECT_EQ(app.prediction.label, 7);
+  EXPECT_GT(app.prediction.probabilities[7], p7_before + 0.3f);
+
+  AppState reopened;  // a reload
+  ASSERT_TRUE(start(reopened, dir));
+  EXPECT_TRUE(reopened.tuned);
+  EXPECT_EQ(reopened.samples.size(), 12u);
+  stroke(reopened, {{150, 50}, {147, 215}});
+  EXPECT_EQ(reopened.prediction.label, 7);
+
+  app_revert(reopened);
+  EXPECT_FALSE(reopened.tuned);
+  EXPECT_FALSE(file_exists(dir + "/digitlab-cnn.fine-tuned.safetensors"));
+  EXPECT_EQ(reopened.prediction.label, 1);
+}
+
+TEST(App, CancelledFineTuningLeavesTheModelAlone) {
+  const std::string dir = fresh_dir("app-cancel");
+  AppState app;
+  ASSERT_TRUE(start(app, dir));
+  stroke(app, {{140, 40}, {140, 220}});
+  ASSERT_TRUE(app_add_sample(app, 4));
+  ASSERT_TRUE(app_start_fine_tune(app));
+  app_tick(app, 0.0);
+  EXPECT_TRUE(app.tuning.active());
+  app_cancel_fine_tune(app);
+  EXPECT_FALSE(app.tuning.active());
+  EXPECT_EQ(app.tuning.status().state, FineTuneStatus::State::idle);
+  for (int i = 0; i < 10; ++i) app_tick(app, 5.0);  // nothing left to run
+  EXPECT_FALSE(app.tuned);
+  EXPECT_FALSE(file_exists(dir + "/digitlab-cnn.fine-tuned.safetensors"));
+}
+
+TEST(App, PickerSwitchesModelsAndRemembersTheChoice) {
+  const std::string dir = fresh_dir("app-picker");
+  AppState app;
+  ASSERT_TRUE(start(app, dir));
+  const int seed = app.models.find("seed-cnn");
+  ASSERT_GE(seed, 0);
+  stroke(app, {{140, 40}, {140, 220}});
+  ASSERT_TRUE(app_select_model(app, seed));
+  EXPECT_EQ(app.model_name, "seed-cnn");
+  EXPECT_EQ(app.model_parameters, 421642);
+  EXPECT_EQ(app.prediction.label, 1);  // the drawing is re-read by the new model
+  EXPECT_FALSE(app_select_model(app, 99));
+  EXPECT_EQ(app.model_name, "seed-cnn");
+  AppState reopened;
+  ASSERT_TRUE(start(reopened, dir));
+  EXPECT_EQ(reopened.model_name, "seed-cnn");
+}
+
+TEST(App, LoadedWeightFilesAreValidatedKeptAndSelected) {
+  const std::string dir = fresh_dir("app-load");
+  AppState app;
+  ASSERT_TRUE(start(app, dir));
+  stroke(app, {{140, 40}, {140, 220}});
+  const Prediction before = app.prediction;
+  // Corrupt bytes, a truncated file, NaN weights: refused with a reason, the model in use stays.
+  std::vector<uint8_t> good = read_file_bytes(kModels + "/seed-cnn.safetensors");
+  std::vector<uint8_t> truncated(good.begin(), good.begin() + long(good.size() / 2));
+  EXPECT_FALSE(app_load_model(app, truncated.data(), truncated.size(), "half.safetensors"));
+  EXPECT_NE(app.model_error.find("half.safetensors"), std::string::npos);
+  const std::vector<uint8_t> nan_bytes = with_nan_in(good, "fc2.bias");
+  EXPECT_FALSE(app_load_model(app, nan_bytes.data(), nan_bytes.size(), "nan.safetensors"));
+  EXPECT_EQ(app.model_name, "digitlab-cnn");
+  EXPECT_EQ(app.prediction.label, before.label);
+  EXPECT_FLOAT_EQ(app.prediction.probabilities[1], before.probabilities[1]);
+  // A good file: used, listed in the picker under its name, and still there after a restart.
+  ASSERT_TRUE(app_load_model(app, good.data(), good.size(), "my-seed.safetensors")) << app.model_error;
+  EXPECT_EQ(app.model_name, "my-seed.safetensors");
+  EXPECT_TRUE(app.model_error.empty());
+  AppState reopened;
+  ASSERT_TRUE(start(reopened, dir));
+  EXPECT_EQ(reopened.model_name, "my-seed.safetensors");
+  EXPECT_EQ(reopened.models.entries().back().label, "my-seed.safetensors");
+}
+
+}  // namespace
+}  // namespace digitlab

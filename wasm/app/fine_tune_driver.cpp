@@ -1,0 +1,52 @@
+#include "fine_tune_driver.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "digitlab/error.h"
+
+namespace digitlab {
+
+void FineTuneDriver::start(const Model& base, const Dataset& replay, const Dataset& samples, const FineTuneConfig& config) {
+  auto tuner = std::make_unique<FineTuner>(base, replay, config);
+  tuner->start(samples);  // cheap: checks and queues; the trunk runs in tick()
+  tuner_ = std::move(tuner);
+  result_.reset();
+  status_ = tuner_->status();
+  longest_slice_ms_ = 0;
+}
+
+FineTuneDriver::Event FineTuneDriver::tick(double budget_ms) {
+  if (!tuner_) return Event::none;
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  double elapsed = 0;
+  do {
+    const auto s0 = Clock::now();
+    tuner_->advance(1);
+    longest_slice_ms_ = std::max(longest_slice_ms_, std::chrono::duration<double, std::milli>(Clock::now() - s0).count());
+    elapsed = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  } while (tuner_->status().busy() && elapsed < budget_ms);
+  status_ = tuner_->status();
+  if (status_.busy()) return Event::none;
+  Event e = Event::failed;
+  if (status_.state == FineTuneStatus::State::done) {
+    result_ = std::make_unique<Model>(tuner_->tuned_model());
+    e = Event::finished;
+  }
+  tuner_.reset();
+  return e;
+}
+
+void FineTuneDriver::cancel() {
+  tuner_.reset();
+  result_.reset();
+  status_ = FineTuneStatus{};
+}
+
+Model FineTuneDriver::result() const {
+  if (!result_) throw Error("no finished fine-tuning session");
+  return *result_;
+}
+
+}  // namespace digitlab

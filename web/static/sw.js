@@ -1,0 +1,34 @@
+// Service worker: the page works offline once it has been loaded. Network first (a rebuilt app is
+// picked up as soon as the server answers), the cache when the network fails. Installing caches
+// the whole app, shipped models included, so the first visit already makes it available offline.
+const CACHE = 'digitlab-v1';
+const APP_FILES = ['./', 'index.html', 'shell.js', 'pointer.js', 'app.js', 'app.wasm', 'models/manifest.json'];
+
+self.addEventListener('install', (event) => {
+  event.waitUntil((async () => {
+    const cache = await caches.open(CACHE);
+    await cache.addAll(APP_FILES);
+    const manifest = await (await cache.match('models/manifest.json')).json();
+    await cache.addAll([...manifest.models, ...manifest.replay].map((f) => 'models/' + f));
+    await self.skipWaiting();
+  })());
+});
+
+self.addEventListener('activate', (event) => event.waitUntil(self.clients.claim()));
+
+self.addEventListener('fetch', (event) => {
+  const request = event.request;
+  if (request.method !== 'GET' || new URL(request.url).origin !== self.location.origin) return;
+  event.respondWith((async () => {
+    const cache = await caches.open(CACHE);
+    try {
+      const response = await fetch(request);
+      if (response.ok) cache.put(request, response.clone());
+      return response;
+    } catch (offline) {
+      const cached = await cache.match(request, { ignoreSearch: true });
+      if (cached) return cached;
+      throw offline;
+    }
+  })());
+});
