@@ -1,0 +1,106 @@
+// Our engine as the browser benchmark (bench/web, `./run bench web`) calls it: a small wasm module
+// with plain C entry points, so the bench page times it with the same performance.now() harness and
+// the same "Float32Array of pixels in, Float32Array of logits out" contract as the peer libraries.
+// It exposes what the page runs: the XNNPACK engine's forward pass, the trunk features before the
+// classifier head, and one fine-tuning step of that head (TailTrainer, as FineTuner runs it).
+// Errors are caught here and kept for wb_error(): an exception must not cross into JavaScript.
+#include <emscripten.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "digitlab/error.h"
+#include "digitlab/safetensors.h"
+#include "tail_trainer.h"
+#include "xnn_engine.h"
+#include "xnn_matmul.h"
+
+using namespace digitlab;
+
+namespace {
+
+struct Loaded {
+  Model folded;  // batch norm folded: what the engine runs and the head trainer starts from
+  std::unique_ptr<XnnEngine> engine;
+  std::unique_ptr<TailTrainer> head;
+};
+
+std::vector<std::unique_ptr<Loaded>> g_models;
+std::string g_error;
+
+Loaded* get(int handle) {
+  if (handle < 0 || size_t(handle) >= g_models.size()) throw Error("no model with handle " + std::to_string(handle));
+  return g_models[size_t(handle)].get();
+}
+
+template <typename F>
+auto guarded(F&& f, decltype(f()) on_error) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    g_error = e.what();
+    return on_error;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+EMSCRIPTEN_KEEPALIVE const char* wb_error() { return g_error.c_str(); }
+
+// A digitlab model file's bytes -> a handle (>= 0), or -1 (see wb_error).
+EMSCRIPTEN_KEEPALIVE int wb_load(const uint8_t* bytes, int size) {
+  return guarded([&] {
+    auto m = std::make_unique<Loaded>();
+    m->folded = fold_batch_norm(decode_model(bytes, size_t(size)));
+    m->engine = std::make_unique<XnnEngine>(m->folded);
+    g_models.push_back(std::move(m));
+    return int(g_models.size() - 1);
+  }, -1);
+}
+
+// pixels (batch, 28*28) in [0, 1] -> logits (batch, 10). 0 on success.
+EMSCRIPTEN_KEEPALIVE int wb_forward(int handle, const float* pixels, int batch, float* logits) {
+  return guarded([&] { get(handle)->engine->forward(pixels, batch, logits); return 0; }, -1);
+}
+
+// Values per image of the classifier head's input, in PyTorch's (c, h, w) order.
+EMSCRIPTEN_KEEPALIVE int wb_head_input_size(int handle) {
+  return guarded([&] { Loaded* m = get(handle); return m->engine->feature_size(head_start(m->folded.arch)); }, -1);
+}
+
+EMSCRIPTEN_KEEPALIVE int wb_head_features(int handle, const float* pixels, int batch, float* features) {
+  return guarded([&] {
+    Loaded* m = get(handle);
+    m->engine->features_before(head_start(m->folded.arch), pixels, batch, features);
+    return 0;
+  }, -1);
+}
+
+// (Re)starts head training from the shipped weights: SGD with momentum (PyTorch's rule, as tfjs'
+// momentum optimizer and ConvNetJS's trainer apply it), the matrix products the page uses.
+EMSCRIPTEN_KEEPALIVE int wb_head_reset(int handle, float lr, float momentum) {
+  return guarded([&] {
+    Loaded* m = get(handle);
+    OptimizerOptions o;
+    o.kind = "sgd";
+    o.lr = lr;
+    o.momentum = momentum;
+    m->head = std::make_unique<TailTrainer>(m->folded, head_start(m->folded.arch), o, 1, xnn_matmul());
+    return 0;
+  }, -1);
+}
+
+// One optimizer step on a batch of head inputs; returns the batch's mean loss (NaN on error).
+EMSCRIPTEN_KEEPALIVE float wb_head_step(int handle, const float* features, const uint8_t* labels, int batch) {
+  return guarded([&] {
+    Loaded* m = get(handle);
+    if (!m->head) throw Error("wb_head_reset first");
+    return m->head->train_step(features, labels, batch).loss;
+  }, __builtin_nanf(""));
+}
+
+}  // extern "C"
