@@ -186,12 +186,13 @@ int main() {
   bench_inference("digitlab-cnn", peak);
   bench_inference("seed-cnn", peak);
 
-  std::printf("\nfine-tuning steps, batch 32, on cached trunk features:\n");
+  std::printf("\nfine-tuning steps, batch 32, on cached trunk features (all layers: on the images):\n");
   for (const char* name : {"digitlab-cnn", "seed-cnn"}) {
     const Model folded = fold_batch_norm(load_or_init(name));
     for (bool xnnpack : {true, false}) {
       bench_tail(folded, std::string(name) + " head", head_start(folded.arch), xnnpack);
       bench_tail(folded, std::string(name) + " last block + head", last_block_start(folded.arch), xnnpack);
+      bench_tail(folded, std::string(name) + " all layers", 0, xnnpack);
     }
   }
 
@@ -208,5 +209,6 @@ int main() {
   const Model m = load_or_init("digitlab-cnn");
   bench_session(m, samples, replay, "head");
   bench_session(m, samples, replay, "last-block");
+  bench_session(m, samples, replay, "all");
   return 0;
 }

@@ -65,7 +65,8 @@ double engine_accuracy(const Model& m, const Dataset& d) {
   return double(right) / double(d.size());
 }
 
-TEST(FineTuner, LearnsAConsistentStyleWithoutForgettingMnist) {
+// trainable: last-block (the page's stronger choice) or all (every layer).
+void learns_a_consistent_style(const std::string& trainable) {
   DIGITLAB_REQUIRE_MNIST(dir);
   if (!file_exists(kShipped)) GTEST_SKIP() << "no shipped model at " << kShipped;
   const Model base = load_model_file(kShipped);
@@ -77,6 +78,7 @@ TEST(FineTuner, LearnsAConsistentStyleWithoutForgettingMnist) {
 
   FineTuneConfig config;
   config.holdout = 0.f;
+  config.trainable = trainable;
   FineTuner tuner(base, replay, config);
   tuner.start(samples);
   while (tuner.status().busy()) tuner.run(25);
@@ -87,7 +89,7 @@ TEST(FineTuner, LearnsAConsistentStyleWithoutForgettingMnist) {
   const Model tuned = tuner.tuned_model();
   const double style_before = engine_accuracy(base, style_test), style_after = engine_accuracy(tuned, style_test);
   const double plain_before = engine_accuracy(base, plain_test), plain_after = engine_accuracy(tuned, plain_test);
-  std::printf("styled digits: %.3f -> %.3f; plain MNIST test: %.4f -> %.4f\n", style_before, style_after,
+  std::printf("%s: styled digits: %.3f -> %.3f; plain MNIST test: %.4f -> %.4f\n", trainable.c_str(), style_before, style_after,
               plain_before, plain_after);
   EXPECT_LE(1 - style_after, 0.7 * (1 - style_before));  // at least 30% fewer errors on the person's style
   EXPECT_GE(plain_after, plain_before - 0.01);  // within one point on ordinary digits
@@ -97,6 +99,9 @@ TEST(FineTuner, LearnsAConsistentStyleWithoutForgettingMnist) {
   EXPECT_EQ(back.provenance.at("finetune_samples"), "60");
   EXPECT_EQ(back.params.at("fc.weight").data, tuned.params.at("fc.weight").data);
 }
+
+TEST(FineTuner, LearnsAConsistentStyleWithoutForgettingMnist) { learns_a_consistent_style("last-block"); }
+TEST(FineTuner, TrainingEveryLayerLearnsTheStyleToo) { learns_a_consistent_style("all"); }
 
 TEST(FineTuner, HeldOutAccuracyIsMeasuredBeforeAndAfter) {
   const Model base = init_model(preset("dsconv"), 3);

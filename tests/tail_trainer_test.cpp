@@ -95,6 +95,67 @@ TEST(TailTrainer, LastBlockGradientsMatchFiniteDifferences) {
   }
 }
 
+// Every layer trained, one batch in parts of 5 + 5 + 6 (how the page keeps frames short): the
+// accumulated gradients, loss and updated weights equal one step on the whole batch.
+TEST(TailTrainer, AStepInPartsEqualsTheWholeStep) {
+  const Model m = fold_batch_norm(init_model(preset("digitlab-cnn"), 5));
+  OptimizerOptions o;
+  o.kind = "sgd";
+  o.lr = 0.05f;
+  TailTrainer whole(m, 0, o), parts(m, 0, o);
+  ASSERT_EQ(whole.input_size(), 784);
+  const Batch b = random_batch(784, 16, 3);
+  // Dropout would draw different masks for parts; compare its deterministic forward/backward first.
+  const float loss = whole.forward_backward(b.features.data(), b.labels.data(), 16, /*dropout=*/false);
+  const std::vector<float> g_whole = whole.gradients();
+  parts.begin_step();
+  int done = 0;
+  for (int n : {5, 5, 6}) {
+    std::vector<float> x(b.features.begin() + done * 784, b.features.begin() + (done + n) * 784);
+    ASSERT_TRUE(parts.accumulate(x.data(), b.labels.data() + done, n, 16));
+    done += n;
+  }
+  // accumulate() trains with dropout on; digitlab-cnn's dropout (p = 0.1) sits before the head, so
+  // the comparison is made with p = 0 below instead, and here only shapes and finiteness.
+  const TailStep r = parts.finish_step();
+  EXPECT_TRUE(r.ok);
+  EXPECT_TRUE(std::isfinite(r.loss));
+  EXPECT_EQ(parts.gradients().size(), g_whole.size());
+
+  Model no_dropout = m;
+  for (Layer& l : no_dropout.arch.layers)
+    if (l.kind == LayerKind::dropout) l.p = 0.f;
+  TailTrainer a(no_dropout, 0, o), c(no_dropout, 0, o);
+  const TailStep ra = a.train_step(b.features.data(), b.labels.data(), 16);
+  c.begin_step();
+  done = 0;
+  for (int n : {5, 5, 6}) {
+    ASSERT_TRUE(c.accumulate(b.features.data() + done * 784, b.labels.data() + done, n, 16));
+    done += n;
+  }
+  const TailStep rc = c.finish_step();
+  ASSERT_TRUE(ra.ok && rc.ok);
+  EXPECT_NEAR(ra.loss, rc.loss, 1e-5);
+  EXPECT_NEAR(ra.loss, loss, 1e-5);
+  EXPECT_EQ(ra.correct, rc.correct);
+  EXPECT_LE(testing::relative_error(c.gradients(), a.gradients()), 1e-5);
+  EXPECT_LE(testing::relative_error(c.parameters(), a.parameters()), 1e-6);
+}
+
+TEST(TailTrainer, ANonFinitePartVoidsTheWholeStep) {
+  const Model m = init_model(preset("keras-cnn"), 2);
+  TailTrainer t(m, 0, OptimizerOptions{});
+  const std::vector<float> before = t.parameters();
+  Batch b = random_batch(784, 8, 4);
+  b.features[5 * 784 + 3] = NAN;  // in the second part
+  t.begin_step();
+  EXPECT_TRUE(t.accumulate(b.features.data(), b.labels.data(), 4, 8));
+  EXPECT_FALSE(t.accumulate(b.features.data() + 4 * 784, b.labels.data() + 4, 4, 8));
+  EXPECT_FALSE(t.finish_step().ok);
+  EXPECT_EQ(t.parameters(), before);
+  EXPECT_ERROR_CONTAINS(t.accumulate(b.features.data(), b.labels.data(), 9, 8), "larger than its batch of 8");
+}
+
 TEST(TailTrainer, RefusesUnfoldedBatchNorm) {
   const Model m = init_model(preset("digitlab-cnn"), 1);
   EXPECT_ERROR_CONTAINS(TailTrainer(m, 0, OptimizerOptions{}), "fold batch norm");

@@ -73,7 +73,7 @@ std::vector<float> flat(const std::vector<torch::Tensor>& ts, bool grads) {
 TEST(TailTrainerVsTorch, GradientsEqualAutogradForEveryPresetAndTrainableChoice) {
   for (const std::string& name : preset_names()) {
     const Model m = fold_batch_norm(init_model(preset(name), 12));
-    for (const size_t first : {head_start(m.arch), last_block_start(m.arch)}) {
+    for (const size_t first : {head_start(m.arch), last_block_start(m.arch), size_t(0)}) {  // head, last block, all
       SCOPED_TRACE(name + " from layer " + std::to_string(first));
       TailTrainer ours(m, first, OptimizerOptions{});
       const Shape in = ours.input_shape();

@@ -192,12 +192,12 @@ bool app_start_fine_tune(AppState& app) {
   }
   try {
     FineTuneConfig config;
-    config.trainable = app.train_last_block ? "last-block" : "head";
+    config.trainable = app.trainable;
     config.holdout = app.samples.size() >= 10 ? 0.2f : 0.f;
     // Measured on a dozen drawn samples of a style the shipped model misreads (tests/app_test.cpp):
     // the head alone at Adam's usual 1e-3 moves too little in 20 epochs (loss 6.9 -> 3.5, style
-    // still misread); 3e-3 learns it (loss -> 0.2). With the last block, 1e-3 is enough.
-    config.optimizer.lr = app.train_last_block ? 1e-3f : 3e-3f;
+    // still misread); 3e-3 learns it (loss -> 0.2). With conv layers training too, 1e-3 is enough.
+    config.optimizer.lr = app.trainable == "head" ? 3e-3f : 1e-3f;
     app.tuning.start(*app.base, app.replay, app.samples.data(), config);
     app.notice.clear();
     return true;

@@ -49,7 +49,7 @@ struct AppState {
   int selected_sample = -1;               // in the gallery: relabel or delete it
   Dataset replay;                         // MNIST digits mixed into fine-tuning
   FineTuneDriver tuning;
-  bool train_last_block = false;
+  std::string trainable = "head";         // head | last-block | all: what fine-tuning trains
   // Before/after of the last finished session, shown until the next one.
   std::string notice;                     // last message for the person (saved, failed, ...)
 };

@@ -20,8 +20,9 @@ class FineTuneDriver {
   // Starts a session from base on samples (replay digits mixed in). Throws Error (nothing running)
   // for an empty sample set, a model that cannot be tuned or a bad setting.
   void start(const Model& base, const Dataset& replay, const Dataset& samples, const FineTuneConfig& config);
-  // Advances until budget_ms has passed (at least one slice). Returns finished once, on the tick the
-  // session completes (result() is then valid), or failed once with status().message.
+  // Advances slice by slice while the next slice should fit in budget_ms (at least one slice).
+  // Returns finished once, on the tick the session completes (result() is then valid), or failed
+  // once with status().message.
   Event tick(double budget_ms);
   void cancel();  // drops the session; the status shows idle again
 

@@ -110,6 +110,7 @@ extern "C" EMSCRIPTEN_KEEPALIVE const char* app_state_json() {
   s["sampleLabels"] = a.samples.data().labels;
   s["selectedSample"] = a.selected_sample >= 0 ? json(a.selected_sample) : json(nullptr);
   s["tuned"] = a.tuned;
+  s["trainable"] = a.trainable;
   const digitlab::FineTuneStatus& t = a.tuning.status();
   static const char* states[] = {"idle", "preparing", "running", "done", "failed"};
   s["fineTune"] = {{"state", states[int(t.state)]}, {"progress", t.progress()}, {"step", t.step},
@@ -133,8 +134,9 @@ extern "C" EMSCRIPTEN_KEEPALIVE int app_relabel_sample_js(int i, int label) {
   return i >= 0 && digitlab::app_relabel_sample(g_app, size_t(i), label) ? 1 : 0;
 }
 extern "C" EMSCRIPTEN_KEEPALIVE int app_select_model_js(int i) { return digitlab::app_select_model(g_app, i) ? 1 : 0; }
-extern "C" EMSCRIPTEN_KEEPALIVE int app_fine_tune_js(int last_block) {
-  g_app.train_last_block = last_block != 0;
+// layers: 0 the head, 1 the last conv block and the head, 2 every layer.
+extern "C" EMSCRIPTEN_KEEPALIVE int app_fine_tune_js(int layers) {
+  g_app.trainable = layers == 2 ? "all" : layers == 1 ? "last-block" : "head";
   return digitlab::app_start_fine_tune(g_app) ? 1 : 0;
 }
 extern "C" EMSCRIPTEN_KEEPALIVE void app_cancel_fine_tune_js() { digitlab::app_cancel_fine_tune(g_app); }

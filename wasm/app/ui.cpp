@@ -207,7 +207,12 @@ void fine_tune_panel(AppState& app, UiState& ui) {
   name_last_item(ui, "fine-tune");
   if (tune) app_start_fine_tune(app);
   ImGui::SameLine();
-  ImGui::Checkbox("also the last conv block (slower, better)", &app.train_last_block);
+  ImGui::TextDisabled("train:");
+  const char* choices[][2] = {{"head", "head"}, {"last-block", "last conv block + head"}, {"all", "whole network"}};
+  for (const auto& c : choices) {
+    ImGui::SameLine();
+    if (ImGui::RadioButton(c[1], app.trainable == c[0])) app.trainable = c[0];
+  }
   ImGui::EndDisabled();
   if (running) {
     char text[96];
@@ -244,7 +249,9 @@ void fine_tune_panel(AppState& app, UiState& ui) {
 }  // namespace
 
 void ui_frame(AppState& app, UiState& ui) {
-  app_tick(app, 12.0);  // a slice of fine-tuning per frame keeps drawing smooth
+  // Fine-tuning gets 6 ms of each frame: with ImGui's own work and rendering the frame stays within
+  // a 60 Hz display's 16.7 ms on a fast machine, and within 50 ms on a slow one (docs/benchmarks.md).
+  app_tick(app, 6.0);
   const ImGuiViewport* vp = ImGui::GetMainViewport();
   ImGui::SetNextWindowPos(vp->WorkPos);
   ImGui::SetNextWindowSize(vp->WorkSize);

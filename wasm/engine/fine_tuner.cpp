@@ -39,14 +39,15 @@ void shifted(const float* img, float* out, int side, int dx, int dy) {
 
 FineTuner::FineTuner(const Model& base, const Dataset& replay, const FineTuneConfig& config)
     : base_(fold_batch_norm(base)), config_(config), trunk_(base_), replay_(replay), rng_(config.seed) {
-  if (config.trainable != "head" && config.trainable != "last-block")
-    throw Error("trainable layers must be 'head' or 'last-block', not '" + config.trainable + "'");
+  if (config.trainable != "head" && config.trainable != "last-block" && config.trainable != "all")
+    throw Error("trainable layers must be 'head', 'last-block' or 'all', not '" + config.trainable + "'");
   if (config.epochs < 1 || config.epochs > 1000) throw Error("epochs must be between 1 and 1000");
   if (config.batch < 1 || config.batch > 1024) throw Error("batch must be between 1 and 1024");
   if (config.replay_per_batch < 0 || config.replay_per_batch >= config.batch)
     throw Error("replay digits per batch must be at least 0 and fewer than the batch size");
   if (!(config.holdout >= 0.f && config.holdout < 1.f)) throw Error("holdout must be in [0, 1)");
-  first_layer_ = config.trainable == "head" ? head_start(base_.arch) : last_block_start(base_.arch);
+  first_layer_ = config.trainable == "head" ? head_start(base_.arch)
+                 : config.trainable == "all" ? 0 : last_block_start(base_.arch);
   head_ = std::make_unique<TailTrainer>(base_, first_layer_, config.optimizer, config.seed, xnn_matmul());
   feature_size_ = head_->input_size();
   if (feature_size_ != trunk_.feature_size(first_layer_)) throw Error("engine and tail trainer disagree on the tail's input");
@@ -73,13 +74,17 @@ void FineTuner::start(const Dataset& samples) {
   const std::vector<uint32_t> hold(idx.end() - long(n_hold), idx.end());
   const std::vector<uint32_t> train(idx.begin(), idx.end() - long(n_hold));
 
+  replay_labels_.clear();
+  replay_pixels_.clear();
   if (replay_.size() > 0) {
     std::vector<uint32_t> all(replay_.size());
     for (uint32_t i = 0; i < all.size(); ++i) all[i] = i;
-    feature_jobs_.push_back({to_pixels(replay_, all), int(all.size()), 0, &replay_features_});
+    replay_pixels_ = to_pixels(replay_, all);
+    feature_jobs_.push_back({&replay_pixels_, int(all.size()), 0, &replay_features_, false});
     replay_labels_ = replay_.labels;
   }
-  feature_jobs_.push_back({to_pixels(samples, hold), int(hold.size()), 0, &heldout_features_});
+  heldout_pixels_ = to_pixels(samples, hold);
+  feature_jobs_.push_back({&heldout_pixels_, int(hold.size()), 0, &heldout_features_, false});
   heldout_labels_.clear();
   for (uint32_t i : hold) heldout_labels_.push_back(samples.labels[i]);
 
@@ -97,20 +102,32 @@ void FineTuner::start(const Dataset& samples) {
       train_labels_.push_back(samples.labels[train[i]]);
     }
   const int n_train = int(train_labels_.size());
-  feature_jobs_.push_back({std::move(expanded), n_train, 0, &train_features_});
+  train_pixels_ = std::move(expanded);
+  feature_jobs_.push_back({&train_pixels_, n_train, 0, &train_features_, true});
   for (FeatureJob& job : feature_jobs_) job.out->resize(size_t(job.count) * size_t(feature_size_));
-  queue_evaluation(status_.heldout_before, status_.replay_before);
+  tuned_engine_.reset();
+  queue_evaluation(&trunk_, status_.heldout_before, status_.replay_before);
 
   status_.train_samples = int(train.size());
   status_.heldout_samples = int(hold.size());
   const int user_per_batch = config_.batch - (replay_labels_.empty() ? 0 : config_.replay_per_batch);
   const int steps_per_epoch = int((train_labels_.size() + size_t(user_per_batch) - 1) / size_t(user_per_batch));
   status_.total_steps = steps_per_epoch * config_.epochs;
+  // When every layer trains, a step is too long for one frame: it runs in parts of kTrainPart.
+  part_size_ = first_layer_ == 0 ? kTrainPart : config_.batch;
+  part_done_ = 0;
+  int parts_per_epoch = 0;
+  const size_t n_replay = replay_labels_.empty() ? 0 : size_t(config_.replay_per_batch);
+  for (size_t left = train_labels_.size(); left > 0;) {
+    const size_t user = std::min(left, size_t(user_per_batch));
+    parts_per_epoch += int((user + n_replay + size_t(part_size_) - 1) / size_t(part_size_));
+    left -= user;
+  }
   const auto slices = [](size_t n, int per_slice) { return int((n + size_t(per_slice) - 1) / size_t(per_slice)); };
   int feature_slices = 0;
   for (const FeatureJob& job : feature_jobs_) feature_slices += slices(size_t(job.count), kFeatureSlice);
   const int eval_slices = slices(heldout_labels_.size(), kEvalSlice) + slices(replay_labels_.size(), kEvalSlice);
-  status_.work_total = feature_slices + 2 * eval_slices + status_.total_steps;
+  status_.work_total = feature_slices + 2 * eval_slices + parts_per_epoch * config_.epochs;
   status_.state = FineTuneStatus::State::preparing;
   order_.resize(train_labels_.size());
   for (uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
@@ -121,10 +138,11 @@ void FineTuner::start(const Dataset& samples) {
   measured_after_ = false;
 }
 
-void FineTuner::queue_evaluation(double& heldout, double& replay) {
+void FineTuner::queue_evaluation(XnnEngine* engine, double& heldout, double& replay) {
   heldout = replay = NAN;
-  eval_jobs_.push_back({&heldout_features_, &heldout_labels_, 0, 0, &heldout});
-  eval_jobs_.push_back({&replay_features_, &replay_labels_, 0, 0, &replay});
+  if (first_layer_ > 0) engine = nullptr;  // a partial tail: its forward pass on the features is cheaper
+  eval_jobs_.push_back({engine, &heldout_pixels_, &heldout_features_, &heldout_labels_, 0, 0, &heldout});
+  eval_jobs_.push_back({engine, &replay_pixels_, &replay_features_, &replay_labels_, 0, 0, &replay});
 }
 
 bool FineTuner::do_feature_slice() {
@@ -132,10 +150,10 @@ bool FineTuner::do_feature_slice() {
     if (job.done >= job.count) continue;
     const int n = std::min(kFeatureSlice, job.count - job.done);
     const size_t per_image = base_.arch.input.size();
-    trunk_.features_before(first_layer_, job.pixels.data() + size_t(job.done) * per_image, n,
+    trunk_.features_before(first_layer_, job.pixels->data() + size_t(job.done) * per_image, n,
                            job.out->data() + size_t(job.done) * size_t(feature_size_));
     job.done += n;
-    if (job.done == job.count) job.pixels = {};  // the pixels are not needed again
+    if (job.done == job.count && job.release_pixels) *job.pixels = {};
     return true;
   }
   return false;
@@ -147,7 +165,10 @@ bool FineTuner::do_eval_slice() {
     if (job.done >= total) continue;  // finished, or nothing to score (result stays NaN)
     const int n = int(std::min<size_t>(kEvalSlice, total - job.done));
     eval_logits_.resize(size_t(n) * 10);
-    head_->predict(job.features->data() + job.done * size_t(feature_size_), n, eval_logits_.data());
+    if (job.engine)
+      job.engine->forward(job.pixels->data() + job.done * base_.arch.input.size(), n, eval_logits_.data());
+    else
+      head_->predict(job.features->data() + job.done * size_t(feature_size_), n, eval_logits_.data());
     for (int i = 0; i < n; ++i) {
       const float* z = eval_logits_.data() + i * 10;
       if (std::max_element(z, z + 10) - z == (*job.labels)[job.done + size_t(i)]) ++job.right;
@@ -168,22 +189,32 @@ void FineTuner::do_train_step() {
   const bool replay = !replay_labels_.empty() && config_.replay_per_batch > 0;
   const int user_per_batch = config_.batch - (replay ? config_.replay_per_batch : 0);
   const size_t F = size_t(feature_size_);
-  const size_t n_user = std::min<size_t>(size_t(user_per_batch), order_.size() - cursor_);
-  const size_t n_replay = replay ? size_t(config_.replay_per_batch) : 0;
-  const size_t n = n_user + n_replay;
-  batch_features_.resize(n * F);
-  batch_labels_.resize(n);
-  for (size_t i = 0; i < n_user; ++i) {
-    const uint32_t k = order_[cursor_ + i];
-    std::memcpy(&batch_features_[i * F], &train_features_[size_t(k) * F], F * sizeof(float));
-    batch_labels_[i] = train_labels_[k];
+  if (part_done_ == 0) {  // a new batch: the person's next samples and random replay digits
+    batch_user_ = std::min<size_t>(size_t(user_per_batch), order_.size() - cursor_);
+    const size_t n_replay = replay ? size_t(config_.replay_per_batch) : 0;
+    const size_t n = batch_user_ + n_replay;
+    batch_features_.resize(n * F);
+    batch_labels_.resize(n);
+    for (size_t i = 0; i < batch_user_; ++i) {
+      const uint32_t k = order_[cursor_ + i];
+      std::memcpy(&batch_features_[i * F], &train_features_[size_t(k) * F], F * sizeof(float));
+      batch_labels_[i] = train_labels_[k];
+    }
+    for (size_t i = 0; i < n_replay; ++i) {
+      const size_t k = size_t(splitmix64_next(rng_) % replay_labels_.size());
+      std::memcpy(&batch_features_[(batch_user_ + i) * F], &replay_features_[k * F], F * sizeof(float));
+      batch_labels_[batch_user_ + i] = replay_labels_[k];
+    }
+    head_->begin_step();
   }
-  for (size_t i = 0; i < n_replay; ++i) {
-    const size_t k = size_t(splitmix64_next(rng_) % replay_labels_.size());
-    std::memcpy(&batch_features_[(n_user + i) * F], &replay_features_[k * F], F * sizeof(float));
-    batch_labels_[n_user + i] = replay_labels_[k];
-  }
-  const TailStep r = head_->train_step(batch_features_.data(), batch_labels_.data(), int(n));
+  // One part of the batch per slice (all of it unless every layer trains).
+  const size_t n = batch_labels_.size();
+  const size_t part = std::min(n - part_done_, size_t(part_size_));
+  head_->accumulate(batch_features_.data() + part_done_ * F, batch_labels_.data() + part_done_, int(part), int(n));
+  part_done_ += part;
+  if (part_done_ < n) return;
+  part_done_ = 0;
+  const TailStep r = head_->finish_step();
   if (!r.ok) {
     fail("training diverged at step " + std::to_string(status_.step + 1) +
          " (the loss or the weights stopped being finite); kept the weights of the last good step. "
@@ -196,7 +227,7 @@ void FineTuner::do_train_step() {
   epoch_correct_ += r.correct;
   epoch_seen_ += int(n);
   ++status_.step;
-  cursor_ += n_user;
+  cursor_ += batch_user_;
   if (cursor_ >= order_.size()) {  // end of an epoch
     status_.loss_history.push_back(float(epoch_loss_ / epoch_batches_));
     status_.accuracy_history.push_back(float(epoch_correct_) / float(epoch_seen_));
@@ -229,7 +260,8 @@ void FineTuner::settle() {
   }
   if (status_.state == FineTuneStatus::State::running && status_.step >= status_.total_steps) {
     if (!measured_after_) {
-      queue_evaluation(status_.heldout_after, status_.replay_after);
+      if (first_layer_ == 0) tuned_engine_ = std::make_unique<XnnEngine>(tuned_model());
+      queue_evaluation(tuned_engine_.get(), status_.heldout_after, status_.replay_after);
       measured_after_ = true;
     }
     if (!eval_pending()) status_.state = FineTuneStatus::State::done;
@@ -244,7 +276,8 @@ const FineTuneStatus& FineTuner::advance(int max_units) {
       do_train_step();
       if (status_.state == FineTuneStatus::State::failed) {
         // The last good weights are kept; measure them so the numbers describe what is kept.
-        queue_evaluation(status_.heldout_after, status_.replay_after);
+        if (first_layer_ == 0) tuned_engine_ = std::make_unique<XnnEngine>(tuned_model());
+        queue_evaluation(tuned_engine_.get(), status_.heldout_after, status_.replay_after);
         while (do_eval_slice()) {
         }
         return status_;

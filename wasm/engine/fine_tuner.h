@@ -17,7 +17,7 @@
 namespace digitlab {
 
 struct FineTuneConfig {
-  std::string trainable = "last-block";  // head | last-block
+  std::string trainable = "last-block";  // head | last-block | all (every layer, batch norm folded)
   OptimizerOptions optimizer;  // adam, lr 1e-3 by default
   int epochs = 20;             // passes over the person's training samples
   int batch = 32;              // per step, replay digits included
@@ -68,24 +68,31 @@ class FineTuner {
   // The base model, batch norm folded, with the trained tail and provenance (base, samples, steps).
   Model tuned_model() const;
 
-  // Images whose trunk features one slice computes, and digits one evaluation slice scores.
-  static constexpr int kFeatureSlice = 8, kEvalSlice = 32;
+  // Images whose trunk features one slice computes, digits one evaluation slice scores, and samples
+  // of a training step one slice does when every layer trains (the others take a step per slice).
+  static constexpr int kFeatureSlice = 8, kEvalSlice = 8, kTrainPart = 4;
 
  private:
   // Trunk features for `count` images of `pixels`, computed kFeatureSlice at a time into `out`.
   struct FeatureJob {
-    std::vector<float> pixels;
+    std::vector<float>* pixels = nullptr;
     int count = 0, done = 0;
     std::vector<float>* out = nullptr;
+    bool release_pixels = false;  // the training images are not needed once their features are
   };
-  // Accuracy of the tail on cached features, kEvalSlice at a time, written to *result.
+  // Accuracy on a set of digits, kEvalSlice at a time, written to *result: through the trainable
+  // tail on cached features when the tail is small, or through an XNNPACK engine of the whole
+  // network (base or tuned) when every layer trains, as the engine infers far faster than the
+  // trainer's forward pass.
   struct EvalJob {
+    XnnEngine* engine = nullptr;  // null: the tail on features
+    const std::vector<float>* pixels = nullptr;
     const std::vector<float>* features = nullptr;
     const std::vector<uint8_t>* labels = nullptr;
     size_t done = 0, right = 0;
     double* result = nullptr;
   };
-  void queue_evaluation(double& heldout, double& replay);
+  void queue_evaluation(XnnEngine* engine, double& heldout, double& replay);
   bool do_feature_slice();  // false when no feature work is left
   bool do_eval_slice();     // false when no evaluation is left
   bool features_pending() const;
@@ -103,12 +110,17 @@ class FineTuner {
   Dataset replay_;
   std::vector<FeatureJob> feature_jobs_;
   std::vector<EvalJob> eval_jobs_;
+  std::vector<float> replay_pixels_, train_pixels_, heldout_pixels_;
   std::vector<float> replay_features_, train_features_, heldout_features_;
+  std::unique_ptr<XnnEngine> tuned_engine_;  // for the "after" accuracies
   std::vector<uint8_t> replay_labels_, train_labels_, heldout_labels_;
   std::vector<float> batch_features_, eval_logits_;
   std::vector<uint8_t> batch_labels_;
   std::vector<uint32_t> order_;  // shuffled indices into the training features, per epoch
   size_t cursor_ = 0;            // position in order_ within the epoch
+  int part_size_ = 0;            // samples per slice of a training step
+  size_t part_done_ = 0;         // samples of the current batch done (0: the next slice starts a batch)
+  size_t batch_user_ = 0;        // the person's samples in the current batch
   double epoch_loss_ = 0;
   int epoch_batches_ = 0, epoch_correct_ = 0, epoch_seen_ = 0;
   bool measured_after_ = false;

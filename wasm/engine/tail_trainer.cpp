@@ -171,23 +171,57 @@ float TailTrainer::forward_backward(const float* inputs, const uint8_t* labels, 
 }
 
 TailStep TailTrainer::train_step(const float* inputs, const uint8_t* labels, int B) {
-  TailStep r;
+  begin_step();
+  accumulate(inputs, labels, B, B);
+  return finish_step();
+}
+
+void TailTrainer::begin_step() {
+  acc_grads_.assign(params_.size(), 0.f);
+  acc_loss_ = 0;
+  acc_correct_ = 0;
+  acc_ok_ = true;
+}
+
+bool TailTrainer::accumulate(const float* inputs, const uint8_t* labels, int b, int total) {
+  if (b > total)  // (b < 1 is refused by the forward pass, like any empty batch)
+    throw Error("a part of " + std::to_string(b) + " samples is larger than its batch of " + std::to_string(total));
+  if (!acc_ok_) return false;
   // A non-finite input can vanish behind a ReLU and leave a finite loss; never train on one.
-  for (int64_t i = 0; i < int64_t(B) * input_.size(); ++i) {
+  for (int64_t i = 0; i < int64_t(b) * input_.size(); ++i) {
     if (!std::isfinite(inputs[i])) {
-      r.loss = NAN;
-      r.ok = false;
-      return r;
+      acc_loss_ = NAN;
+      acc_ok_ = false;
+      return false;
     }
   }
-  r.loss = forward_backward(inputs, labels, B, /*dropout=*/true);
-  if (!std::isfinite(r.loss)) {
+  const float loss = forward_backward(inputs, labels, b, /*dropout=*/true);
+  const float share = float(b) / float(total);  // batch mean = sum of part means weighted by size
+  acc_loss_ += share * loss;
+  if (!std::isfinite(loss)) {
+    acc_ok_ = false;
+    return false;
+  }
+  const float* logits = acts_.back().data();
+  for (int k = 0; k < b; ++k)
+    acc_correct_ += int(std::max_element(logits + k * 10, logits + k * 10 + 10) - (logits + k * 10)) == labels[k];
+  if (b == total) {
+    acc_grads_.swap(grads_);  // the whole batch at once: exactly train_step's gradients
+  } else {
+    for (size_t i = 0; i < grads_.size(); ++i) acc_grads_[i] += share * grads_[i];
+  }
+  return true;
+}
+
+TailStep TailTrainer::finish_step() {
+  TailStep r;
+  r.loss = acc_loss_;
+  r.correct = acc_correct_;
+  if (!acc_ok_) {
     r.ok = false;
     return r;
   }
-  const float* logits = acts_.back().data();
-  for (int b = 0; b < B; ++b)
-    r.correct += int(std::max_element(logits + b * 10, logits + b * 10 + 10) - (logits + b * 10)) == labels[b];
+  grads_.swap(acc_grads_);
   backup_ = params_;
   optimizer_.step(params_.data(), grads_.data());
   for (float p : params_) {

@@ -40,6 +40,14 @@ class TailTrainer {
   // inputs (B, input_size), labels (B): forward, backward, optimizer step. A non-finite loss or
   // weight restores the weights of before this step and reports ok = false.
   TailStep train_step(const float* inputs, const uint8_t* labels, int B);
+  // The same step in parts (gradient accumulation), so that each call stays short: begin_step(),
+  // accumulate() for parts of b samples out of the batch's total, finish_step(). The gradients equal
+  // train_step's on the whole batch (no layer mixes samples: batch norm is folded). accumulate()
+  // returns false once an input or loss is not finite; finish_step() then reports ok = false and
+  // changes nothing.
+  void begin_step();
+  bool accumulate(const float* inputs, const uint8_t* labels, int b, int total);
+  TailStep finish_step();
   // inputs (B, input_size) -> logits (B, 10), inference mode (no dropout).
   void predict(const float* inputs, int B, float* logits);
 
@@ -71,6 +79,10 @@ class TailTrainer {
   Shape input_;
   std::vector<Step> steps_;
   std::vector<float> params_, grads_, backup_;
+  std::vector<float> acc_grads_;  // the step's gradients summed over its parts
+  float acc_loss_ = 0;
+  int acc_correct_ = 0;
+  bool acc_ok_ = true;
   std::vector<std::vector<float>> acts_, masks_, dacts_;  // per step: output, dropout mask, gradient
   std::vector<float> probs_, dinput_;
   MatMul mm_;

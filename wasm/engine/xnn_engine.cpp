@@ -282,13 +282,18 @@ const float* XnnEngine::run_steps(size_t count) {
 }
 
 int XnnEngine::feature_size(size_t layer) const {
-  if (layer == 0 || layer > arch_.layers.size()) throw Error("no layer boundary " + std::to_string(layer) + " in '" + arch_.name + "'");
-  return int(infer_shapes(arch_)[layer - 1].size());
+  if (layer > arch_.layers.size()) throw Error("no layer boundary " + std::to_string(layer) + " in '" + arch_.name + "'");
+  return int(layer == 0 ? arch_.input.size() : infer_shapes(arch_)[layer - 1].size());
 }
 
 void XnnEngine::features_before(size_t layer, const float* pixels, int batch, float* features) {
   const int size = feature_size(layer);
-  if (!features) throw Error("features_before needs pixel and feature buffers");
+  if (!features || !pixels) throw Error("features_before needs pixel and feature buffers");
+  if (layer == 0) {  // the whole network trains: its input is the normalised image, already (c, h, w)
+    check_batch(batch);
+    for (size_t i = 0; i < size_t(batch) * size_t(size); ++i) features[i] = (pixels[i] - norm_.mean) / norm_.std;
+    return;
+  }
   // A ReLU at the boundary may have been fused into the step before it; applying it again in the
   // tail changes nothing (relu is idempotent), so the cut is exact either way.
   size_t count = 0;

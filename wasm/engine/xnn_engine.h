@@ -42,7 +42,8 @@ class XnnEngine {
 
   // Runs only the layers before `layer` (an index into architecture().layers, which has batch norm
   // folded) and writes their output per image in PyTorch's (c, h, w) order: the input of a tail that
-  // TailTrainer trains from that layer on. feature_size(layer) values per image.
+  // TailTrainer trains from that layer on. feature_size(layer) values per image. Layer 0 (the whole
+  // network trains) gives the normalised pixels.
   void features_before(size_t layer, const float* pixels, int batch, float* features);
   int feature_size(size_t layer) const;
 

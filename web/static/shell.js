@@ -53,8 +53,13 @@
       const i = typeof which === 'number' ? which : this.state().models.findIndex((m) => m.id === which);
       return Module._app_select_model_js(i) === 1 ? null : str(Module._app_model_error());
     },
-    // Starts fine-tuning on the samples (the page keeps drawing while it runs); false without samples.
-    fineTune({ lastBlock = false } = {}) { return Module._app_fine_tune_js(lastBlock ? 1 : 0) === 1; },
+    // Starts fine-tuning on the samples (the page keeps drawing while it runs): layers 'head',
+    // 'last-block' or 'all' (lastBlock: true is 'last-block'); false without samples.
+    fineTune({ layers, lastBlock = false } = {}) {
+      const which = { head: 0, 'last-block': 1, all: 2 }[layers ?? (lastBlock ? 'last-block' : 'head')];
+      if (which === undefined) throw new Error(`layers must be 'head', 'last-block' or 'all', not '${layers}'`);
+      return Module._app_fine_tune_js(which) === 1;
+    },
     cancelFineTune() { Module._app_cancel_fine_tune_js(); },
     // Back to the selected model as shipped; its fine-tuned copy is deleted from this browser.
     revert() { Module._app_revert_js(); },
