@@ -40,6 +40,14 @@ async function fineTuneFrames(page, n, layers, settleMs) {
     const refused = window.app.importSamples(new Uint8Array(pair.images), new Uint8Array(pair.labels));
     if (refused) throw new Error(refused);
     await new Promise((r) => setTimeout(r, settleMs));  // the import's IndexedDB write, the service worker's caching
+    // Baseline in the same page: 60 frames with nothing running.
+    const idle = [];
+    await new Promise((resolve) => {
+      let prev = performance.now();
+      const frame = (now) => { idle.push(now - prev); prev = now; if (idle.length < 61) requestAnimationFrame(frame); else resolve(); };
+      requestAnimationFrame(frame);
+    });
+    idle.shift();
     const intervals = [], phases = [];
     let last = performance.now();
     const t0 = last;
@@ -56,7 +64,7 @@ async function fineTuneFrames(page, n, layers, settleMs) {
       requestAnimationFrame(frame);
     });
     const s = window.app.state();
-    return { seconds: (performance.now() - t0) / 1000, intervals, phases, state: s.fineTune.state, steps: s.fineTune.step,
+    return { seconds: (performance.now() - t0) / 1000, idle, intervals, phases, state: s.fineTune.state, steps: s.fineTune.step,
              maxWork: s.perf.maxFrameMsWhileTuning, longestSlice: s.fineTune.longestSliceMs };
   }, { pair, layers, settleMs });
 }
@@ -107,6 +115,7 @@ try {
                 `${r.seconds.toFixed(1)} s; frame interval median ${median(iv).toFixed(1)} ms, p95 ${pct(iv, 0.95).toFixed(1)} ms, ` +
                 `max ${Math.max(...iv).toFixed(1)} ms; app work per frame max ${r.maxWork.toFixed(1)} ms, longest slice ` +
                 `${r.longestSlice.toFixed(1)} ms  [goal: no frame over 50 ms]`);
+    console.log(`    baseline, same page before the session: frame interval median ${median(r.idle).toFixed(1)} ms, max ${Math.max(...r.idle).toFixed(1)} ms`);
     const worst = iv.map((v, i) => [v, r.phases[i + 1]]).sort((a, b) => b[0] - a[0]).slice(0, 4);
     console.log(`    longest frames: ${worst.map(([v, p]) => `${v.toFixed(0)} ms (${p})`).join(', ')}`);
     await page.close();
