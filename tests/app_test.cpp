@@ -160,6 +160,11 @@ TEST(App, DrawnOneIsClassifiedAndTheInputIsCentred) {
   ASSERT_TRUE(start(app, fresh_dir("app-draw"))) << app.model_error;
   EXPECT_EQ(app.model_name, "digitlab-cnn");
   EXPECT_FALSE(app.prediction.valid);  // nothing drawn yet
+  // Both paths were measured; the faster one predicts.
+  ASSERT_TRUE(app.int8_engine);
+  EXPECT_GT(app.f32_us, 0);
+  EXPECT_GT(app.int8_us, 0);
+  EXPECT_EQ(app.use_int8, app.int8_us < app.f32_us);
   stroke(app, {{60, 40}, {62, 120}, {64, 200}});  // off-centre: preprocessing centres it
   ASSERT_TRUE(app.prediction.valid);
   EXPECT_EQ(app.prediction.label, 1);

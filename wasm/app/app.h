@@ -16,6 +16,7 @@
 #include "model_library.h"
 #include "sample_store.h"
 #include "xnn_engine.h"
+#include "xnn_int8_engine.h"
 
 namespace digitlab {
 
@@ -39,6 +40,11 @@ struct AppState {
   int selected = -1;
   std::unique_ptr<Model> base;
   std::unique_ptr<XnnEngine> engine;  // null until a model is loaded
+  // The int8 path for the same model (calibrated on 256 replay digits), used for live prediction
+  // when it measured faster than f32 on this machine; null if the model cannot run in int8.
+  std::unique_ptr<XnnInt8Engine> int8_engine;
+  bool use_int8 = false;
+  double f32_us = 0, int8_us = 0;  // one digit, median of a few runs when the model was put in use
   std::string model_name, model_error;
   int64_t model_parameters = 0;
   bool tuned = false;

@@ -299,6 +299,12 @@ void ui_frame(AppState& app, UiState& ui) {
   grey_image(app.input28, 140.f * ui.scale);
   ImGui::TextDisabled(app.has_ink ? "28x28, centred by mass\nin a 20 px box (MNIST)" : "(empty canvas)");
   if (app.has_ink) ImGui::TextDisabled("%.2f ms per update", app.inference_ms);
+  if (app.engine) {
+    if (app.int8_engine)
+      ImGui::TextDisabled("%s: f32 %.0f us, int8 %.0f us", app.use_int8 ? "int8" : "f32", app.f32_us, app.int8_us);
+    else
+      ImGui::TextDisabled("f32: %.0f us per digit", app.f32_us);
+  }
   ImGui::EndGroup();
   ImGui::Separator();
   samples_panel(app, ui);

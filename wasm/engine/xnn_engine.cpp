@@ -334,7 +334,7 @@ std::vector<float> XnnEngine::probabilities(const float* pixels, int batch) {
 
 std::vector<XnnEngine::StepInfo> XnnEngine::steps() const {
   std::vector<StepInfo> info;
-  for (const auto& step : steps_) info.push_back({step->description, step->out});
+  for (const auto& step : steps_) info.push_back({step->description, step->out, step->layer});
   return info;
 }
 

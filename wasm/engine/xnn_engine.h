@@ -56,6 +56,7 @@ class XnnEngine {
   struct StepInfo {
     std::string description;
     Shape output;
+    size_t layer = 0;  // the layer (index into architecture().layers) whose operator this is
   };
   std::vector<StepInfo> steps() const;
   // Output of step i in the last forward call: (batch, h, w, c).
