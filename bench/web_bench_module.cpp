@@ -15,6 +15,7 @@
 #include "digitlab/safetensors.h"
 #include "tail_trainer.h"
 #include "xnn_engine.h"
+#include "xnn_int8_engine.h"
 #include "xnn_matmul.h"
 
 using namespace digitlab;
@@ -24,6 +25,7 @@ namespace {
 struct Loaded {
   Model folded;  // batch norm folded: what the engine runs and the head trainer starts from
   std::unique_ptr<XnnEngine> engine;
+  std::unique_ptr<XnnInt8Engine> int8;  // when set, wb_forward runs the int8 path
   std::unique_ptr<TailTrainer> head;
 };
 
@@ -64,7 +66,21 @@ EMSCRIPTEN_KEEPALIVE int wb_load(const uint8_t* bytes, int size) {
 
 // pixels (batch, 28*28) in [0, 1] -> logits (batch, 10). 0 on success.
 EMSCRIPTEN_KEEPALIVE int wb_forward(int handle, const float* pixels, int batch, float* logits) {
-  return guarded([&] { get(handle)->engine->forward(pixels, batch, logits); return 0; }, -1);
+  return guarded([&] {
+    Loaded* m = get(handle);
+    if (m->int8) m->int8->forward(pixels, batch, logits);
+    else m->engine->forward(pixels, batch, logits);
+    return 0;
+  }, -1);
+}
+
+// Switches wb_forward to the int8 path, calibrated on count images (28x28 in [0, 1]). 0 on success.
+EMSCRIPTEN_KEEPALIVE int wb_use_int8(int handle, const float* calibration, int count) {
+  return guarded([&] {
+    Loaded* m = get(handle);
+    m->int8 = std::make_unique<XnnInt8Engine>(m->folded, calibration, count);
+    return 0;
+  }, -1);
 }
 
 // Values per image of the classifier head's input, in PyTorch's (c, h, w) order.

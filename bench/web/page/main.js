@@ -11,7 +11,7 @@ import { describeNetwork } from './network.js';
 const q = new URLSearchParams(location.search);
 const cfg = {
   models: (q.get('models') || 'digitlab-cnn,seed-cnn').split(','),
-  engines: (q.get('engines') || 'ours,tfjs-wasm,tfjs-cpu,ort-wasm,convnetjs').split(','),
+  engines: (q.get('engines') || 'ours,ours-int8,tfjs-wasm,tfjs-cpu,ort-wasm,convnetjs').split(','),
   phases: (q.get('phases') || 'latency,batch,finetune').split(','),  // after the logit check, always run
   runs: Number(q.get('runs') || 1000),       // single-digit calls timed per engine
   warmup: Number(q.get('warmup') || 100),
@@ -38,10 +38,14 @@ async function loadDigits() {
 }
 
 // What each engine column is and how it is created for one model.
-function engineMakers(net, fileBuffer, createOurs) {
+function engineMakers(net, fileBuffer, createOurs, calibration) {
   const tf = globalThis.tf;
   return {
     ours: { label: 'digitlab (XNNPACK, wasm SIMD)', make: () => createOurs(fileBuffer) },
+    // Our faster path: int8 where it pays (calibrated on 256 MNIST training digits); its logits are
+    // quantised, so it is checked by top-1 agreement with ours rather than by the 1e-4 logit bound.
+    'ours-int8': { label: 'digitlab int8 path (XNNPACK qs8)', quantized: true,
+      make: () => createOurs(fileBuffer, { calibration }) },
     'tfjs-wasm': { label: 'tfjs 4.22 wasm (SIMD, 1 thread)',
       make: async () => { await tf.setBackend('wasm'); return createTfjs(net); } },
     'tfjs-cpu': { label: 'tfjs 4.22 cpu', make: async () => { await tf.setBackend('cpu'); return createTfjs(net); } },
@@ -60,13 +64,15 @@ async function run() {
   configureOrt('/lib/onnxruntime-web/dist/');
   const createOurs = await createOursFactory('/ours/web_bench.js');
   const digits = await loadDigits();
+  const calibrationBytes = new Uint8Array(await fetchBuffer('/data/calibration.u8'));
+  const calibration = Float32Array.from(calibrationBytes, (b) => b / 255);
   log(`${digits.count} MNIST test digits; crossOriginIsolated=${crossOriginIsolated}`);
   const result = { userAgent: navigator.userAgent, crossOriginIsolated, config: cfg, models: {}, environment: {} };
 
   for (const modelName of cfg.models) {
     const fileBuffer = await fetchBuffer(`/models/${modelName}.safetensors`);
     const net = describeNetwork(fileBuffer);
-    const makers = engineMakers(net, fileBuffer, createOurs);
+    const makers = engineMakers(net, fileBuffer, createOurs, calibration);
     const ours = await makers.ours.make();
     // The reference: our logits for the verification digits, one at a time and in one batch of 64.
     const v = digits.pixels.subarray(0, cfg.verify * 784);
@@ -85,7 +91,16 @@ async function run() {
     for (const id of cfg.engines) {
       const maker = makers[id];
       const engine = id === 'ours' ? ours : await maker.make();
-      const row = { id, label: maker.label };
+      const row = { id, label: maker.label, quantized: !!maker.quantized };
+      if (maker.quantized) {
+        let agree = 0;
+        for (let i = 0; i < cfg.verify; i++) {
+          const a = refSingle.subarray(i * 10, i * 10 + 10), b = engine.predict(v.subarray(i * 784, (i + 1) * 784), 1);
+          agree += a.indexOf(Math.max(...a)) === b.indexOf(Math.max(...b)) ? 1 : 0;
+        }
+        row.agreement = agree / cfg.verify;
+        log(`${modelName} ${id}: top-1 agrees with ours (f32) on ${agree}/${cfg.verify}`);
+      }
       row.maxDiffSingle = await maxLogitDiff(engine, refSingle, v, cfg.verify, 1);
       row.maxDiffBatch = await maxLogitDiff(engine, refBatch, v, 64, 64);
       log(`${modelName} ${id}: max |logit diff| vs ours ${row.maxDiffSingle.toExponential(2)} (b1), ${row.maxDiffBatch.toExponential(2)} (b64)`);
@@ -97,7 +112,7 @@ async function run() {
         row.batch64 = await batchThroughput(engine, digits.pixels, 64, 5, cfg.batchBudgetMs);
         log(`${modelName} ${id}: b64 ${row.batch64.imagesPerS.toFixed(0)} img/s (${row.batch64.runs} batches)`);
       }
-      if (engine.trainer && cfg.phases.includes('finetune')) {
+      if (engine.trainer && cfg.phases.includes('finetune') && !maker.quantized) {
         row.fineTune = await fineTuneThroughput(engine.trainer, features, digits.labels, cfg.trainSamples, cfg.train,
           cfg.trainTargetMs);
         log(`${modelName} ${id}: head fine-tuning ${row.fineTune.samplesPerS.toFixed(0)} samples/s ` +

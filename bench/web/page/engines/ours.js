@@ -7,12 +7,19 @@ export async function createOursFactory(moduleUrl) {
   const pixelsPtr = M._malloc(maxBatch * 784 * 4), logitsPtr = M._malloc(maxBatch * classes * 4);
   const check = (rc, what) => { if (rc < 0) throw new Error(`${what}: ${M.UTF8ToString(M._wb_error())}`); return rc; };
 
-  return async function createOurs(fileBuffer) {
+  // options.calibration (Float32Array of 28x28 images in [0, 1]): run the int8 path, calibrated on them.
+  return async function createOurs(fileBuffer, options = {}) {
     const bytes = new Uint8Array(fileBuffer);
     const filePtr = M._malloc(bytes.length);
     M.HEAPU8.set(bytes, filePtr);
     const handle = check(M._wb_load(filePtr, bytes.length), 'wb_load');
     M._free(filePtr);
+    if (options.calibration) {
+      const c = options.calibration, calPtr = M._malloc(c.length * 4);
+      M.HEAPF32.set(c, calPtr >> 2);
+      check(M._wb_use_int8(handle, calPtr, c.length / 784), 'wb_use_int8');
+      M._free(calPtr);
+    }
     const featureSize = check(M._wb_head_input_size(handle), 'wb_head_input_size');
     let trainFeatures = 0, trainLabels = 0;
 
