@@ -8,6 +8,7 @@
 
 #include "digitlab/error.h"
 #include "digitlab/reference.h"
+#include "network_layout.h"
 #include "xnn_conv2d.h"
 #include "xnn_support.h"
 
@@ -139,27 +140,6 @@ class ClampStep : public XnnEngine::Step {
   XnnOperator op_;
 };
 
-// Whether a ReLU follows layer i, with only layers that are the identity at inference in between.
-bool relu_follows(const std::vector<Layer>& layers, size_t i) {
-  for (size_t j = i + 1; j < layers.size(); ++j) {
-    if (layers[j].kind == LayerKind::relu) return true;
-    if (layers[j].kind != LayerKind::dropout && layers[j].kind != LayerKind::flatten) return false;
-  }
-  return false;
-}
-
-// PyTorch flattens (c, h, w); the engine's activations are (h, w, c). Reorders the weight columns once
-// so that the flattened NHWC activations multiply the right weights.
-std::vector<float> columns_chw_to_hwc(const float* weight, int out_features, Shape map) {
-  const int hw = map.h * map.w, in = int(map.size());
-  std::vector<float> permuted(size_t(out_features) * in);
-  for (int o = 0; o < out_features; ++o)
-    for (int c = 0; c < map.c; ++c)
-      for (int p = 0; p < hw; ++p)
-        permuted[size_t(o) * in + size_t(p) * map.c + c] = weight[size_t(o) * in + size_t(c) * hw + p];
-  return permuted;
-}
-
 }  // namespace
 
 XnnEngine::XnnEngine(const Model& model) {
@@ -264,12 +244,7 @@ void XnnEngine::prepare(const float* pixels, int batch) {
     for (auto& step : steps_) step->reshape(size_t(batch));
     batch_ = batch;
   }
-  // (x - mean) / std while going from the caller's NCHW to NHWC (the same order when c == 1).
-  const int hw = in.h * in.w;
-  for (int b = 0; b < batch; ++b)
-    for (int c = 0; c < in.c; ++c)
-      for (int p = 0; p < hw; ++p)
-        input_[(size_t(b) * hw + p) * in.c + c] = (pixels[(size_t(b) * in.c + c) * hw + p] - norm_.mean) / norm_.std;
+  normalise_to_nhwc(pixels, input_.data(), batch, in, norm_);
 }
 
 const float* XnnEngine::run_steps(size_t count) {

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "digitlab/error.h"
+#include "network_layout.h"
 #include "xnn_conv2d.h"
 #include "xnn_engine.h"
 #include "xnn_support.h"
@@ -49,14 +50,6 @@ Quant quant_for(const ActivationRange& r) {
   q.scale = hi > lo ? (hi - lo) / 255.f : 1.f;
   q.zero_point = int(std::clamp(std::lround(-128.0 - double(lo) / q.scale), -128L, 127L));
   return q;
-}
-
-bool relu_follows(const std::vector<Layer>& layers, size_t i) {
-  for (size_t j = i + 1; j < layers.size(); ++j) {
-    if (layers[j].kind == LayerKind::relu) return true;
-    if (layers[j].kind != LayerKind::dropout && layers[j].kind != LayerKind::flatten) return false;
-  }
-  return false;
 }
 
 class F32ConvStep : public XnnInt8Engine::Step {
@@ -271,16 +264,6 @@ class F32LinearStep : public XnnInt8Engine::Step {
   Quant in_q_;
 };
 
-std::vector<float> columns_chw_to_hwc(const float* weight, int out_features, Shape map) {
-  const int hw = map.h * map.w, in = int(map.size());
-  std::vector<float> permuted(size_t(out_features) * in);
-  for (int o = 0; o < out_features; ++o)
-    for (int c = 0; c < map.c; ++c)
-      for (int p = 0; p < hw; ++p)
-        permuted[size_t(o) * in + size_t(p) * map.c + c] = weight[size_t(o) * in + size_t(c) * hw + p];
-  return permuted;
-}
-
 }  // namespace
 
 std::vector<ActivationRange> calibrate_activation_ranges(const Model& model, const float* pixels, int count) {
@@ -421,11 +404,7 @@ void XnnInt8Engine::forward(const float* pixels, int batch, float* logits) {
     }
     batch_ = batch;
   }
-  const int hw = in.h * in.w;
-  for (int b = 0; b < batch; ++b)
-    for (int c = 0; c < in.c; ++c)
-      for (int p = 0; p < hw; ++p)
-        input_[(size_t(b) * hw + p) * in.c + c] = (pixels[(size_t(b) * in.c + c) * hw + p] - norm_.mean) / norm_.std;
+  normalise_to_nhwc(pixels, input_.data(), batch, in, norm_);
   const void* x = input_.data();
   for (auto& step : steps_) {
     step->run(x, size_t(batch));
