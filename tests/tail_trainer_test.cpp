@@ -55,13 +55,14 @@ TEST(TailTrainer, GradientsMatchFiniteDifferences) {
   }
 }
 
-// Every preset's last convolution block (batch norm folded), checked on a sample of coordinates:
-// exercises the conv (incl. depthwise-separable), max-pool and global-average-pool backward passes.
-TEST(TailTrainer, LastBlockGradientsMatchFiniteDifferences) {
+// Every preset's last convolution block, or every layer (batch norm folded), checked on a sample of
+// coordinates: exercises the conv (incl. depthwise-separable and dilated), max-pool and
+// global-average-pool backward passes.
+void check_gradients_from(bool whole_network, int parameter_samples, int input_samples) {
   for (const std::string& name : preset_names()) {
     SCOPED_TRACE(name);
     const Model m = fold_batch_norm(init_model(preset(name), 5));
-    TailTrainer t(m, last_block_start(m.arch), OptimizerOptions{});
+    TailTrainer t(m, whole_network ? 0 : last_block_start(m.arch), OptimizerOptions{});
     const int B = 3;
     const Batch b = random_batch(t.input_size(), B, 8);
     t.forward_backward(b.features.data(), b.labels.data(), B, false);
@@ -77,12 +78,12 @@ TEST(TailTrainer, LastBlockGradientsMatchFiniteDifferences) {
       x = saved;
       return (up - down) / (2 * h);
     };
-    for (size_t i = 0; i < analytic.size(); i += 1 + analytic.size() / 40) {
+    for (size_t i = 0; i < analytic.size(); i += 1 + analytic.size() / size_t(parameter_samples)) {
       const double n = numeric(t.parameters()[i]);
       EXPECT_NEAR(analytic[i], n, 2e-3 + 0.02 * std::fabs(n)) << "parameter " << i;
     }
     std::vector<float> inputs = b.features;
-    for (size_t i = 0; i < inputs.size(); i += 1 + inputs.size() / 20) {
+    for (size_t i = 0; i < inputs.size(); i += 1 + inputs.size() / size_t(input_samples)) {
       const float saved = inputs[i];
       inputs[i] = saved + h;
       const double up = t.forward_backward(inputs.data(), b.labels.data(), B, false);
@@ -94,6 +95,9 @@ TEST(TailTrainer, LastBlockGradientsMatchFiniteDifferences) {
     }
   }
 }
+
+TEST(TailTrainer, LastBlockGradientsMatchFiniteDifferences) { check_gradients_from(false, 40, 20); }
+TEST(TailTrainer, WholeNetworkGradientsMatchFiniteDifferences) { check_gradients_from(true, 16, 8); }
 
 // Every layer trained, one batch in parts of 5 + 5 + 6 (how the page keeps frames short): the
 // accumulated gradients, loss and updated weights equal one step on the whole batch.
