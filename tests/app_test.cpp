@@ -250,6 +250,14 @@ TEST(App, FineTuningLearnsAPersonsStylePersistsAndReverts) {
   ASSERT_TRUE(app.prediction.valid);
   EXPECT_EQ(app.prediction.label, 7);
   EXPECT_GT(app.prediction.probabilities[7], p7_before + 0.3f);
+  // f32 predicts at once; the tuned model's int8 path is calibrated over the next frames.
+  EXPECT_FALSE(app.use_int8);
+  for (int i = 0; i < 16 && app.int8_calibrator; ++i) app_tick(app, 8.0);
+  EXPECT_FALSE(app.int8_calibrator);
+  ASSERT_TRUE(app.int8_engine);
+  EXPECT_EQ(app.use_int8, app.prefer_int8);
+  app_refresh(app);
+  EXPECT_EQ(app.prediction.label, 7);
 
   AppState reopened;  // a reload
   ASSERT_TRUE(start(reopened, dir));

@@ -66,14 +66,52 @@ void choose_engine(AppState& app, const Model& m) {
     return;  // a layer sequence the int8 path does not cover: f32 only
   }
   app.int8_us = median_us_of_one_digit(*app.int8_engine, calibration.data());
-  app.use_int8 = app.int8_us < app.f32_us;
+  app.use_int8 = app.prefer_int8 = app.int8_us < app.f32_us;
+}
+
+constexpr int kCalibrationDigits = 256, kCalibrationSlice = 16;
+
+// One slice of a deferred int8 calibration; the int8 path takes over when it is complete.
+void continue_int8_calibration(AppState& app) {
+  if (!app.int8_calibrator) return;
+  const int n = int(std::min<size_t>(kCalibrationDigits, app.replay.size()));
+  const int done = app.int8_calibrator->images(), k = std::min(kCalibrationSlice, n - done);
+  try {
+    if (k > 0) {
+      std::vector<float> pixels(size_t(k) * 784);
+      for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = float(app.replay.images[size_t(done) * 784 + i]) / 255.f;
+      app.int8_calibrator->add(pixels.data(), k);
+    }
+    if (app.int8_calibrator->images() >= n) {
+      app.int8_engine = std::make_unique<XnnInt8Engine>(*app.int8_pending, app.int8_calibrator->ranges());
+      app.use_int8 = app.prefer_int8;
+      app.int8_calibrator.reset();
+      app.int8_pending.reset();
+    }
+  } catch (const Error&) {  // f32 keeps predicting
+    app.int8_calibrator.reset();
+    app.int8_pending.reset();
+  }
 }
 
 // Puts a model in use; the engine is built first, so a model it cannot run changes nothing.
-void use_model(AppState& app, const Model& m, const std::string& name, bool tuned) {
+// measure: time f32 against int8 now (a picked model); otherwise (a fine-tuned copy, ready at the
+// end of a session) keep the picked model's verdict and calibrate int8 over the next frames.
+void use_model(AppState& app, const Model& m, const std::string& name, bool tuned, bool measure = true) {
   auto engine = std::make_unique<XnnEngine>(m);
   app.engine = std::move(engine);
-  choose_engine(app, m);
+  app.int8_calibrator.reset();
+  app.int8_pending.reset();
+  if (measure) {
+    choose_engine(app, m);
+  } else {
+    app.int8_engine.reset();
+    app.use_int8 = false;
+    if (app.replay.size() > 0 && m.arch.input.size() == 784) {
+      app.int8_pending = std::make_unique<Model>(m);
+      app.int8_calibrator = std::make_unique<ActivationCalibrator>(m);
+    }
+  }
   app.model_name = name;
   app.model_parameters = parameter_count(m.arch);
   app.tuned = tuned;
@@ -254,6 +292,7 @@ void app_cancel_fine_tune(AppState& app) {
 }
 
 void app_tick(AppState& app, double budget_ms) {
+  continue_int8_calibration(app);
   switch (app.tuning.tick(budget_ms)) {
     case FineTuneDriver::Event::none: return;
     case FineTuneDriver::Event::failed: app.notice = app.tuning.status().message; return;
@@ -261,7 +300,7 @@ void app_tick(AppState& app, double budget_ms) {
   }
   try {
     const Model tuned = app.tuning.result();
-    use_model(app, tuned, entry_label(app) + " (fine-tuned)", true);
+    use_model(app, tuned, entry_label(app) + " (fine-tuned)", true, /*measure=*/false);
     save_model_file(tuned, app.models.tuned_path(size_t(app.selected)));
     persist(app);
     app.notice = "fine-tuned model saved in this browser";

@@ -44,7 +44,12 @@ struct AppState {
   // when it measured faster than f32 on this machine; null if the model cannot run in int8.
   std::unique_ptr<XnnInt8Engine> int8_engine;
   bool use_int8 = false;
-  double f32_us = 0, int8_us = 0;  // one digit, median of a few runs when the model was put in use
+  double f32_us = 0, int8_us = 0;  // one digit, median of a few runs when the model was picked
+  bool prefer_int8 = false;        // that measurement's verdict, kept for the model's fine-tuned copies
+  // A fine-tuned model's int8 path is calibrated a few digits per frame after the session (so its
+  // last frame does not stall); f32 predicts meanwhile.
+  std::unique_ptr<Model> int8_pending;
+  std::unique_ptr<ActivationCalibrator> int8_calibrator;
   std::string model_name, model_error;
   int64_t model_parameters = 0;
   bool tuned = false;

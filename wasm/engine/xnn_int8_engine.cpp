@@ -266,34 +266,47 @@ class F32LinearStep : public XnnInt8Engine::Step {
 
 }  // namespace
 
-std::vector<ActivationRange> calibrate_activation_ranges(const Model& model, const float* pixels, int count) {
+ActivationCalibrator::ActivationCalibrator(const Model& model) : engine_(std::make_unique<XnnEngine>(model)) {
+  ranges_.resize(engine_->architecture().layers.size() + 1);
+}
+
+ActivationCalibrator::~ActivationCalibrator() = default;
+
+void ActivationCalibrator::add(const float* pixels, int count) {
   if (count < 1 || !pixels) throw Error("calibration needs at least one image");
-  XnnEngine engine(model);
-  std::vector<ActivationRange> ranges(engine.architecture().layers.size() + 1);
-  const auto steps = engine.steps();
-  const size_t per = engine.architecture().input.size();
-  std::vector<float> logits(size_t(64) * size_t(engine.num_classes()));
+  const auto steps = engine_->steps();
+  const size_t per = engine_->architecture().input.size();
+  std::vector<float> logits(size_t(64) * size_t(engine_->num_classes()));
   for (int b = 0; b < count; b += 64) {
     const int n = std::min(64, count - b);
-    engine.forward(pixels + size_t(b) * per, n, logits.data());
+    engine_->forward(pixels + size_t(b) * per, n, logits.data());
     for (size_t s = 0; s < steps.size(); ++s) {
-      const float* a = engine.activation(s);
-      ActivationRange& r = ranges[steps[s].layer];
-      for (size_t i = 0; i < size_t(n) * steps[s].output.size(); ++i) {
-        r.min = r.seen ? std::min(r.min, a[i]) : a[i];
-        r.max = r.seen ? std::max(r.max, a[i]) : a[i];
+      const float* a = engine_->activation(s);
+      ActivationRange& r = ranges_[steps[s].layer];
+      for (size_t k = 0; k < size_t(n) * steps[s].output.size(); ++k) {
+        r.min = r.seen ? std::min(r.min, a[k]) : a[k];
+        r.max = r.seen ? std::max(r.max, a[k]) : a[k];
         r.seen = true;
       }
     }
   }
-  return ranges;
+  images_ += count;
 }
 
-XnnInt8Engine::XnnInt8Engine(const Model& model, const float* calibration_pixels, int calibration_count) {
+std::vector<ActivationRange> calibrate_activation_ranges(const Model& model, const float* pixels, int count) {
+  ActivationCalibrator c(model);
+  c.add(pixels, count);
+  return c.ranges();
+}
+
+XnnInt8Engine::XnnInt8Engine(const Model& model, const float* calibration_pixels, int calibration_count)
+    : XnnInt8Engine(model, calibrate_activation_ranges(model, calibration_pixels, calibration_count)) {}
+
+XnnInt8Engine::XnnInt8Engine(const Model& model, const std::vector<ActivationRange>& ranges) {
   const Model folded = fold_batch_norm(model);
   arch_ = folded.arch;
   norm_ = folded.norm;
-  const std::vector<ActivationRange> ranges = calibrate_activation_ranges(folded, calibration_pixels, calibration_count);
+  if (ranges.size() != arch_.layers.size() + 1) throw Error("calibration ranges are for another network");
   xnn_ensure_initialized();
   auto param = [&](const Layer& l, const char* what) -> const float* {
     auto it = folded.params.find(l.name + "." + what);

@@ -25,11 +25,30 @@ struct ActivationRange {
 };
 std::vector<ActivationRange> calibrate_activation_ranges(const Model& model, const float* pixels, int count);
 
+class XnnEngine;
+
+// The same, a few images at a time (so that a page can calibrate across frames).
+class ActivationCalibrator {
+ public:
+  explicit ActivationCalibrator(const Model& model);
+  ~ActivationCalibrator();
+  void add(const float* pixels, int count);  // count images (c, h, w) in [0, 1]
+  const std::vector<ActivationRange>& ranges() const { return ranges_; }
+  int images() const { return images_; }
+
+ private:
+  std::unique_ptr<XnnEngine> engine_;
+  std::vector<ActivationRange> ranges_;
+  int images_ = 0;
+};
+
 class XnnInt8Engine {
  public:
   // calibration: count images (c, h, w) in [0, 1]. Throws Error for a layer sequence it cannot run
   // or an empty calibration set.
   XnnInt8Engine(const Model& model, const float* calibration_pixels, int calibration_count);
+  // With ranges measured already (calibrate_activation_ranges / ActivationCalibrator on this model).
+  XnnInt8Engine(const Model& model, const std::vector<ActivationRange>& ranges);
   ~XnnInt8Engine();
   XnnInt8Engine(const XnnInt8Engine&) = delete;
   XnnInt8Engine& operator=(const XnnInt8Engine&) = delete;
