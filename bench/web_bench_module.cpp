@@ -27,6 +27,8 @@ struct Loaded {
   std::unique_ptr<XnnEngine> engine;
   std::unique_ptr<XnnInt8Engine> int8;  // when set, wb_forward runs the int8 path
   std::unique_ptr<TailTrainer> head;
+  std::unique_ptr<TailTrainer> full;  // every layer (issue 8's full-model fine-tuning)
+  std::vector<float> normalised;      // a batch of images as the full trainer takes them
 };
 
 std::vector<std::unique_ptr<Loaded>> g_models;
@@ -116,6 +118,30 @@ EMSCRIPTEN_KEEPALIVE float wb_head_step(int handle, const float* features, const
     Loaded* m = get(handle);
     if (!m->head) throw Error("wb_head_reset first");
     return m->head->train_step(features, labels, batch).loss;
+  }, __builtin_nanf(""));
+}
+
+// (Re)starts training every layer from the shipped weights (batch norm folded), SGD with momentum.
+EMSCRIPTEN_KEEPALIVE int wb_full_reset(int handle, float lr, float momentum) {
+  return guarded([&] {
+    Loaded* m = get(handle);
+    OptimizerOptions o;
+    o.kind = "sgd";
+    o.lr = lr;
+    o.momentum = momentum;
+    m->full = std::make_unique<TailTrainer>(m->folded, 0, o, 1, xnn_matmul());
+    return 0;
+  }, -1);
+}
+
+// One optimizer step of the whole network on a batch of images in [0, 1]; the batch's mean loss.
+EMSCRIPTEN_KEEPALIVE float wb_full_step(int handle, const float* pixels, const uint8_t* labels, int batch) {
+  return guarded([&] {
+    Loaded* m = get(handle);
+    if (!m->full) throw Error("wb_full_reset first");
+    m->normalised.resize(size_t(batch) * m->folded.arch.input.size());
+    m->engine->features_before(0, pixels, batch, m->normalised.data());  // (x - mean) / std
+    return m->full->train_step(m->normalised.data(), labels, batch).loss;
   }, __builtin_nanf(""));
 }
 

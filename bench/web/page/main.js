@@ -12,11 +12,12 @@ const q = new URLSearchParams(location.search);
 const cfg = {
   models: (q.get('models') || 'digitlab-cnn,seed-cnn').split(','),
   engines: (q.get('engines') || 'ours,ours-int8,tfjs-wasm,tfjs-cpu,ort-wasm,convnetjs').split(','),
-  phases: (q.get('phases') || 'latency,batch,finetune').split(','),  // after the logit check, always run
+  phases: (q.get('phases') || 'latency,batch,finetune,fulltune').split(','),  // after the logit check, always run
   runs: Number(q.get('runs') || 1000),       // single-digit calls timed per engine
   warmup: Number(q.get('warmup') || 100),
   verify: 100,                               // MNIST test digits whose logits are compared
   trainSamples: 1024,                        // cached head inputs per fine-tuning epoch
+  fullSamples: 64,                           // images per full-model epoch (two batch-32 steps)
   train: { lr: 0.01, momentum: 0.9, batch: 32 },
   batchBudgetMs: Number(q.get('batch_ms') || 3000),
   trainTargetMs: Number(q.get('train_ms') || 2000),
@@ -117,6 +118,12 @@ async function run() {
           cfg.trainTargetMs);
         log(`${modelName} ${id}: head fine-tuning ${row.fineTune.samplesPerS.toFixed(0)} samples/s ` +
           `(${row.fineTune.epochs} epochs of ${cfg.trainSamples}, last loss ${Number(row.fineTune.lastLoss).toPrecision(2)})`);
+      }
+      if (engine.fullTrainer && cfg.phases.includes('fulltune') && !maker.quantized) {
+        row.fullTune = await fineTuneThroughput(engine.fullTrainer, digits.pixels, digits.labels, cfg.fullSamples, cfg.train,
+          cfg.trainTargetMs);
+        log(`${modelName} ${id}: full-model fine-tuning ${row.fullTune.samplesPerS.toFixed(0)} samples/s ` +
+          `(${row.fullTune.epochs} epochs of ${cfg.fullSamples}, last loss ${Number(row.fullTune.lastLoss).toPrecision(2)})`);
       }
       if (id.startsWith('tfjs')) row.tfjs = { backend: tf.getBackend(), version: tf.version.tfjs };
       if (id === 'tfjs-wasm') {

@@ -42,6 +42,25 @@ export async function createOursFactory(moduleUrl) {
         return out;
       },
       featureSize,
+      // Every layer trained on images (batch norm folded), one call per batch-32 step.
+      fullTrainer: {
+        prepare(pixels, labels, n, { lr, momentum }) {
+          if (trainFeatures) { M._free(trainFeatures); M._free(trainLabels); }
+          trainFeatures = M._malloc(n * 784 * 4);
+          trainLabels = M._malloc(n);
+          M.HEAPF32.set(pixels.subarray(0, n * 784), trainFeatures >> 2);
+          M.HEAPU8.set(labels.subarray(0, n), trainLabels);
+          check(M._wb_full_reset(handle, lr, momentum), 'wb_full_reset');
+        },
+        train(n, epochs, batch) {
+          let loss = NaN;
+          for (let e = 0; e < epochs; e++)
+            for (let i = 0; i + batch <= n; i += batch)
+              loss = M._wb_full_step(handle, trainFeatures + i * 784 * 4, trainLabels + i, batch);
+          if (!Number.isFinite(loss)) throw new Error(`wb_full_step: ${M.UTF8ToString(M._wb_error())}`);
+          return loss;
+        },
+      },
       // Fine-tuning keeps the cached features in wasm memory (as FineTuner does), so a step is one call.
       trainer: {
         prepare(features, labels, n, { lr, momentum }) {
