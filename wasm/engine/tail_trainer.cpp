@@ -142,9 +142,12 @@ float TailTrainer::forward_backward(const float* inputs, const uint8_t* labels, 
     Step& st = steps_[i];
     const float* dout = dacts_[i].data();
     const float* in = i == 0 ? inputs : acts_[i - 1].data();
-    float* din = i == 0 ? dinput_.data() : dacts_[i - 1].data();
-    const int64_t n_in = int64_t(B) * st.in.size();
     const Layer& l = st.layer;
+    // A training step needs no gradient for the tail's input (the frozen features): skipping it
+    // saves a third of the head's arithmetic. Tests ask for it through forward_backward().
+    if (i == 0 && skip_input_gradient_ && l.kind != LayerKind::conv2d && l.kind != LayerKind::linear) break;
+    float* din = i == 0 ? (skip_input_gradient_ ? nullptr : dinput_.data()) : dacts_[i - 1].data();
+    const int64_t n_in = int64_t(B) * st.in.size();
     switch (l.kind) {
       case LayerKind::conv2d:
         conv2d_backward(din, grads_.data() + st.weight, st.has_bias ? grads_.data() + st.bias : nullptr, dout,
@@ -177,7 +180,7 @@ TailStep TailTrainer::train_step(const float* inputs, const uint8_t* labels, int
 }
 
 void TailTrainer::begin_step() {
-  acc_grads_.assign(params_.size(), 0.f);
+  acc_parts_ = 0;  // acc_grads_ is zeroed only if a second part comes (a whole batch just swaps)
   acc_loss_ = 0;
   acc_correct_ = 0;
   acc_ok_ = true;
@@ -195,7 +198,15 @@ bool TailTrainer::accumulate(const float* inputs, const uint8_t* labels, int b, 
       return false;
     }
   }
-  const float loss = forward_backward(inputs, labels, b, /*dropout=*/true);
+  skip_input_gradient_ = true;
+  float loss = 0.f;
+  try {
+    loss = forward_backward(inputs, labels, b, /*dropout=*/true);
+  } catch (...) {
+    skip_input_gradient_ = false;
+    throw;
+  }
+  skip_input_gradient_ = false;
   const float share = float(b) / float(total);  // batch mean = sum of part means weighted by size
   acc_loss_ += share * loss;
   if (!std::isfinite(loss)) {
@@ -206,10 +217,13 @@ bool TailTrainer::accumulate(const float* inputs, const uint8_t* labels, int b, 
   for (int k = 0; k < b; ++k)
     acc_correct_ += int(std::max_element(logits + k * 10, logits + k * 10 + 10) - (logits + k * 10)) == labels[k];
   if (b == total) {
+    acc_grads_.resize(params_.size());  // (once) so that grads_ keeps its size after the swap
     acc_grads_.swap(grads_);  // the whole batch at once: exactly train_step's gradients
   } else {
+    if (acc_parts_ == 0) acc_grads_.assign(params_.size(), 0.f);
     for (size_t i = 0; i < grads_.size(); ++i) acc_grads_[i] += share * grads_[i];
   }
+  ++acc_parts_;
   return true;
 }
 

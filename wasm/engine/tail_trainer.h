@@ -81,8 +81,9 @@ class TailTrainer {
   std::vector<float> params_, grads_, backup_;
   std::vector<float> acc_grads_;  // the step's gradients summed over its parts
   float acc_loss_ = 0;
-  int acc_correct_ = 0;
+  int acc_correct_ = 0, acc_parts_ = 0;
   bool acc_ok_ = true;
+  bool skip_input_gradient_ = false;  // set while accumulate() runs: training needs no d loss / d inputs
   std::vector<std::vector<float>> acts_, masks_, dacts_;  // per step: output, dropout mask, gradient
   std::vector<float> probs_, dinput_;
   MatMul mm_;
