@@ -49,6 +49,16 @@ auto guarded(F&& f, decltype(f()) on_error) -> decltype(f()) {
   }
 }
 
+// (Re)starts a trainer from layer `first` of the shipped weights: SGD with momentum (PyTorch's rule,
+// as tfjs' momentum optimizer and ConvNetJS's trainer apply it), the matrix products the page uses.
+std::unique_ptr<TailTrainer> sgd_trainer(const Loaded& m, size_t first, float lr, float momentum) {
+  OptimizerOptions o;
+  o.kind = "sgd";
+  o.lr = lr;
+  o.momentum = momentum;
+  return std::make_unique<TailTrainer>(m.folded, first, o, 1, xnn_matmul());
+}
+
 }  // namespace
 
 extern "C" {
@@ -98,16 +108,11 @@ EMSCRIPTEN_KEEPALIVE int wb_head_features(int handle, const float* pixels, int b
   }, -1);
 }
 
-// (Re)starts head training from the shipped weights: SGD with momentum (PyTorch's rule, as tfjs'
-// momentum optimizer and ConvNetJS's trainer apply it), the matrix products the page uses.
+// (Re)starts head training from the shipped weights (see sgd_trainer).
 EMSCRIPTEN_KEEPALIVE int wb_head_reset(int handle, float lr, float momentum) {
   return guarded([&] {
     Loaded* m = get(handle);
-    OptimizerOptions o;
-    o.kind = "sgd";
-    o.lr = lr;
-    o.momentum = momentum;
-    m->head = std::make_unique<TailTrainer>(m->folded, head_start(m->folded.arch), o, 1, xnn_matmul());
+    m->head = sgd_trainer(*m, head_start(m->folded.arch), lr, momentum);
     return 0;
   }, -1);
 }
@@ -121,15 +126,11 @@ EMSCRIPTEN_KEEPALIVE float wb_head_step(int handle, const float* features, const
   }, __builtin_nanf(""));
 }
 
-// (Re)starts training every layer from the shipped weights (batch norm folded), SGD with momentum.
+// (Re)starts training every layer from the shipped weights (batch norm folded; see sgd_trainer).
 EMSCRIPTEN_KEEPALIVE int wb_full_reset(int handle, float lr, float momentum) {
   return guarded([&] {
     Loaded* m = get(handle);
-    OptimizerOptions o;
-    o.kind = "sgd";
-    o.lr = lr;
-    o.momentum = momentum;
-    m->full = std::make_unique<TailTrainer>(m->folded, 0, o, 1, xnn_matmul());
+    m->full = sgd_trainer(*m, 0, lr, momentum);
     return 0;
   }, -1);
 }

@@ -55,9 +55,8 @@ void choose_engine(AppState& app, const Model& m) {
   app.int8_engine.reset();
   app.use_int8 = false;
   app.int8_us = 0;
-  std::vector<float> calibration;
-  const size_t n = std::min<size_t>(256, app.replay.size());
-  for (size_t i = 0; i < n * 784; ++i) calibration.push_back(float(app.replay.images[i]) / 255.f);
+  const std::vector<float>& calibration = app.calibration;
+  const size_t n = calibration.size() / 784;
   app.f32_us = median_us_of_one_digit(*app.engine, n ? calibration.data() : app.input28);
   if (n == 0 || m.arch.input.size() != 784) return;
   try {
@@ -74,14 +73,10 @@ constexpr int kCalibrationDigits = 256, kCalibrationSlice = 16;
 // One slice of a deferred int8 calibration; the int8 path takes over when it is complete.
 void continue_int8_calibration(AppState& app) {
   if (!app.int8_calibrator) return;
-  const int n = int(std::min<size_t>(kCalibrationDigits, app.replay.size()));
+  const int n = int(app.calibration.size() / 784);
   const int done = app.int8_calibrator->images(), k = std::min(kCalibrationSlice, n - done);
   try {
-    if (k > 0) {
-      std::vector<float> pixels(size_t(k) * 784);
-      for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = float(app.replay.images[size_t(done) * 784 + i]) / 255.f;
-      app.int8_calibrator->add(pixels.data(), k);
-    }
+    if (k > 0) app.int8_calibrator->add(app.calibration.data() + size_t(done) * 784, k);
     if (app.int8_calibrator->images() >= n) {
       app.int8_engine = std::make_unique<XnnInt8Engine>(*app.int8_pending, app.int8_calibrator->ranges());
       app.use_int8 = app.prefer_int8;
@@ -107,7 +102,7 @@ void use_model(AppState& app, const Model& m, const std::string& name, bool tune
   } else {
     app.int8_engine.reset();
     app.use_int8 = false;
-    if (app.replay.size() > 0 && m.arch.input.size() == 784) {
+    if (!app.calibration.empty() && m.arch.input.size() == 784) {
       app.int8_pending = std::make_unique<Model>(m);
       app.int8_calibrator = std::make_unique<ActivationCalibrator>(m);
     }
@@ -143,6 +138,9 @@ bool app_start(AppState& app, const std::string& models_dir, const std::string& 
   for (const std::string& p : app.models.problems()) append_notice(app, p);
   try {
     app.replay = load_dataset(replay_images, replay_labels);
+    const size_t n = std::min<size_t>(kCalibrationDigits, app.replay.size()) * 784;
+    app.calibration.resize(n);
+    for (size_t i = 0; i < n; ++i) app.calibration[i] = float(app.replay.images[i]) / 255.f;
   } catch (const Error& e) {
     append_notice(app, std::string("MNIST replay digits unavailable, fine-tuning without them: ") + e.what());
   }

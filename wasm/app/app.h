@@ -59,6 +59,7 @@ struct AppState {
   SampleStore samples;
   int selected_sample = -1;               // in the gallery: relabel or delete it
   Dataset replay;                         // MNIST digits mixed into fine-tuning
+  std::vector<float> calibration;         // the first 256 replay digits as pixels: the int8 path's calibration
   FineTuneDriver tuning;
   std::string trainable = "head";         // head | last-block | all: what fine-tuning trains
   // Before/after of the last finished session, shown until the next one.

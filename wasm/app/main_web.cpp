@@ -78,7 +78,8 @@ const char* keep(const std::string& s) {  // returned strings live until the nex
   return text.c_str();
 }
 
-double finite_or_null(double v) { return std::isfinite(v) ? v : -1; }
+// Accuracies that had nothing to measure (NaN) appear as -1 in state() (documented in web/README.md).
+double finite_or_minus_one(double v) { return std::isfinite(v) ? v : -1; }
 
 }  // namespace
 
@@ -116,8 +117,8 @@ extern "C" EMSCRIPTEN_KEEPALIVE const char* app_state_json() {
   s["fineTune"] = {{"state", states[int(t.state)]}, {"progress", t.progress()}, {"step", t.step},
                    {"totalSteps", t.total_steps}, {"epoch", t.epoch}, {"loss", t.loss_history},
                    {"accuracy", t.accuracy_history}, {"heldoutSamples", t.heldout_samples},
-                   {"heldoutBefore", finite_or_null(t.heldout_before)}, {"heldoutAfter", finite_or_null(t.heldout_after)},
-                   {"replayBefore", finite_or_null(t.replay_before)}, {"replayAfter", finite_or_null(t.replay_after)},
+                   {"heldoutBefore", finite_or_minus_one(t.heldout_before)}, {"heldoutAfter", finite_or_minus_one(t.heldout_after)},
+                   {"replayBefore", finite_or_minus_one(t.replay_before)}, {"replayAfter", finite_or_minus_one(t.replay_after)},
                    {"message", t.message}, {"longestSliceMs", a.tuning.longest_slice_ms()}};
   s["notice"] = a.notice.empty() ? json(nullptr) : json(a.notice);
   s["perf"] = {{"inferenceMs", a.inference_ms}, {"frameMs", g_frame_ms}, {"maxFrameMsWhileTuning", g_max_frame_ms_tuning},

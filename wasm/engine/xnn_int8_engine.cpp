@@ -38,9 +38,6 @@ namespace {
 struct Quant {
   float scale = 1.f;
   int zero_point = 0;
-  int8_t quantize(float v) const {
-    return int8_t(std::clamp(long(std::lround(v / scale)) + zero_point, -128L, 127L));
-  }
 };
 
 // The whole measured range, widened to include 0 (so zero padding is exact and ReLU is a clamp).

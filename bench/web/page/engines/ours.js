@@ -21,7 +21,28 @@ export async function createOursFactory(moduleUrl) {
       M._free(calPtr);
     }
     const featureSize = check(M._wb_head_input_size(handle), 'wb_head_input_size');
-    let trainFeatures = 0, trainLabels = 0;
+    let trainInputs = 0, trainLabels = 0;  // the prepared samples, in wasm memory
+
+    // A trainer over `perSample` floats per sample through the module's `${api}_reset` / `${api}_step`.
+    const trainerOver = (api, perSample) => ({
+      prepare(inputs, labels, n, { lr, momentum }) {
+        if (trainInputs) { M._free(trainInputs); M._free(trainLabels); }
+        trainInputs = M._malloc(n * perSample * 4);
+        trainLabels = M._malloc(n);
+        M.HEAPF32.set(inputs.subarray(0, n * perSample), trainInputs >> 2);
+        M.HEAPU8.set(labels.subarray(0, n), trainLabels);
+        check(M[`_${api}_reset`](handle, lr, momentum), `${api}_reset`);
+      },
+      // epochs passes over the n prepared samples in order; returns the last batch's loss.
+      train(n, epochs, batch) {
+        let loss = NaN;
+        for (let e = 0; e < epochs; e++)
+          for (let i = 0; i + batch <= n; i += batch)
+            loss = M[`_${api}_step`](handle, trainInputs + i * perSample * 4, trainLabels + i, batch);
+        if (!Number.isFinite(loss)) throw new Error(`${api}_step: ${M.UTF8ToString(M._wb_error())}`);
+        return loss;
+      },
+    });
 
     return {
       predict(pixels, batch) {
@@ -43,44 +64,9 @@ export async function createOursFactory(moduleUrl) {
       },
       featureSize,
       // Every layer trained on images (batch norm folded), one call per batch-32 step.
-      fullTrainer: {
-        prepare(pixels, labels, n, { lr, momentum }) {
-          if (trainFeatures) { M._free(trainFeatures); M._free(trainLabels); }
-          trainFeatures = M._malloc(n * 784 * 4);
-          trainLabels = M._malloc(n);
-          M.HEAPF32.set(pixels.subarray(0, n * 784), trainFeatures >> 2);
-          M.HEAPU8.set(labels.subarray(0, n), trainLabels);
-          check(M._wb_full_reset(handle, lr, momentum), 'wb_full_reset');
-        },
-        train(n, epochs, batch) {
-          let loss = NaN;
-          for (let e = 0; e < epochs; e++)
-            for (let i = 0; i + batch <= n; i += batch)
-              loss = M._wb_full_step(handle, trainFeatures + i * 784 * 4, trainLabels + i, batch);
-          if (!Number.isFinite(loss)) throw new Error(`wb_full_step: ${M.UTF8ToString(M._wb_error())}`);
-          return loss;
-        },
-      },
+      fullTrainer: trainerOver('wb_full', 784),
       // Fine-tuning keeps the cached features in wasm memory (as FineTuner does), so a step is one call.
-      trainer: {
-        prepare(features, labels, n, { lr, momentum }) {
-          if (trainFeatures) { M._free(trainFeatures); M._free(trainLabels); }
-          trainFeatures = M._malloc(features.length * 4);
-          trainLabels = M._malloc(n);
-          M.HEAPF32.set(features, trainFeatures >> 2);
-          M.HEAPU8.set(labels.subarray(0, n), trainLabels);
-          check(M._wb_head_reset(handle, lr, momentum), 'wb_head_reset');
-        },
-        // epochs passes over the n prepared samples in order, batch 32; returns the last batch's loss.
-        train(n, epochs, batch) {
-          let loss = NaN;
-          for (let e = 0; e < epochs; e++)
-            for (let i = 0; i + batch <= n; i += batch)
-              loss = M._wb_head_step(handle, trainFeatures + i * featureSize * 4, trainLabels + i, batch);
-          if (!Number.isFinite(loss)) throw new Error(`wb_head_step: ${M.UTF8ToString(M._wb_error())}`);
-          return loss;
-        },
-      },
+      trainer: trainerOver('wb_head', featureSize),
     };
   };
 }
