@@ -126,6 +126,10 @@ void bench_inference(const std::string& name, double peak_gflops) {
   for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = float((i * 2654435761u) % 256) / 255.f;
   const Timing b1 = time_us([&] { engine.forward(pixels.data(), 1, logits.data()); }, 1000, 50);
   const Timing b64 = time_us([&] { engine.forward(pixels.data(), 64, logits.data()); }, 30, 3);
+  // Fewer operations: Winograd F(2x2,3x3) / F(4x4,3x3) for the multi-channel 3x3 convolutions, pools fused.
+  XnnEngine winograd(m, {XnnEngine::Convolutions::winograd});
+  const Timing w1 = time_us([&] { winograd.forward(pixels.data(), 1, logits.data()); }, 1000, 50);
+  const Timing w64 = time_us([&] { winograd.forward(pixels.data(), 64, logits.data()); }, 30, 3);
   // The faster path: int8 where it pays, calibrated on 256 replay digits as the page does.
   const Dataset replay = load_dataset(kRoot + "/models/mnist-replay-1000-images.idx.gz", kRoot + "/models/mnist-replay-1000-labels.idx.gz");
   std::vector<float> calibration(256 * 784);
@@ -140,14 +144,30 @@ void bench_inference(const std::string& name, double peak_gflops) {
     std::snprintf(one, sizeof one, "%s%s %.0f", i ? ", " : "", int8.plan()[i].c_str(), per_step[i]);
     steps_text += one;
   }
+  auto f32_steps_text = [&](XnnEngine& e) {
+    const std::vector<double> us = e.profile(pixels.data(), 1, 300);
+    const std::vector<XnnEngine::StepInfo> info = e.steps();
+    std::string text;
+    for (size_t i = 0; i < us.size(); ++i) {
+      char one[160];
+      std::snprintf(one, sizeof one, "%s%s %.0f", i ? ", " : "", info[i].description.c_str(), us[i]);
+      text += one;
+    }
+    return text;
+  };
+  const std::string direct_steps = f32_steps_text(engine), winograd_steps = f32_steps_text(winograd);
   const Timing r1 = time_us([&] { reference_forward(m, pixels.data(), 1); }, 20, 2);
   const Timing r64 = time_us([&] { reference_forward(m, pixels.data(), 64); }, 3, 1);
   const double bound_us = mflop / peak_gflops * 1e3;  // MFLOP / (GFLOP/s) = ms
   std::printf("\n%s: %.2f MFLOP per image (%lld parameters)\n", name.c_str(), mflop, (long long)parameter_count(m.arch));
   std::printf("  %-30s %12s %12s %14s\n", "", "b1 median", "b1 p95", "b64 img/s");
   std::printf("  %-30s %10.1f us %10.1f us %14.0f\n", "XNNPACK engine", b1.median_us, b1.p95_us, 64e6 / b64.median_us);
+  std::printf("  %-30s %10.1f us %10.1f us %14.0f   (%.2fx the f32 engine at b1)\n", "Winograd, f32", w1.median_us,
+              w1.p95_us, 64e6 / w64.median_us, b1.median_us / w1.median_us);
   std::printf("  %-30s %10.1f us %10.1f us %14.0f   (%.2fx the f32 engine at b1)\n", "int8 path (XNNPACK qs8)", q1.median_us,
               q1.p95_us, 64e6 / q64.median_us, b1.median_us / q1.median_us);
+  std::printf("    f32 per step, b1, us: %s\n", direct_steps.c_str());
+  std::printf("    Winograd per step, b1, us: %s\n", winograd_steps.c_str());
   std::printf("    int8 path per step, b1, us: %s\n", steps_text.c_str());
   std::printf("  %-30s %10.1f us %10.1f us %14.0f\n", "reference forward (baseline)", r1.median_us, r1.p95_us,
               64e6 / r64.median_us);
@@ -192,7 +212,9 @@ void bench_session(const Model& m, const Dataset& samples, const Dataset& replay
 
 }  // namespace
 
-int main() {
+// `engine_bench inference` prints only the inference figures (a minute less under node).
+int main(int argc, char** argv) {
+  const bool inference_only = argc > 1 && std::string(argv[1]) == "inference";
 #ifdef __EMSCRIPTEN__
   std::printf("runtime: wasm32 SIMD128 (Emscripten), 1 thread\n");
 #else
@@ -203,6 +225,7 @@ int main() {
   std::printf("SIMD multiply-add peak (%s, 8 chains, 1 thread): %.1f GFLOP/s\n", peak_kind.c_str(), peak);
   bench_inference("digitlab-cnn", peak);
   bench_inference("seed-cnn", peak);
+  if (inference_only) return 0;
 
   std::printf("\nfine-tuning steps, batch 32, on cached trunk features (all layers: on the images):\n");
   for (const char* name : {"digitlab-cnn", "seed-cnn"}) {

@@ -46,6 +46,7 @@ class EngineTester {
   EngineTester& architecture(Architecture arch) { arch_ = std::move(arch); return *this; }
   // Batch sizes of consecutive forward calls on one engine.
   EngineTester& batches(std::vector<int> b) { batches_ = std::move(b); return *this; }
+  EngineTester& options(XnnEngine::Options o) { options_ = o; return *this; }
 
   void test() const {
     const Model model = random_model(arch_, 7);
@@ -55,12 +56,13 @@ class EngineTester {
     // The reference treats images independently, so its first b rows are its answer for batch b.
     const std::vector<float> expected = reference_forward(model, pixels.data(), largest);
 
-    XnnEngine engine(model);
+    XnnEngine engine(model, options_);
+    const char* algorithm = options_.convolutions == XnnEngine::Convolutions::winograd ? " (Winograd)" : "";
     std::map<int, std::vector<float>> first_at_size;
     for (int b : batches_) {
       const std::vector<float> logits = engine.forward(pixels.data(), b);
       const float diff = max_abs_diff(logits, slice(expected, b, classes));
-      std::printf("[ parity   ] %-14s batch %3d: max abs diff %.3g\n", arch_.name.c_str(), b, diff);
+      std::printf("[ parity   ] %-14s batch %3d: max abs diff %.3g%s\n", arch_.name.c_str(), b, diff, algorithm);
       EXPECT_LE(diff, 1e-4f) << arch_.name << " at batch " << b;
       // A repeated size reuses reshaped operators and buffers: the very same numbers.
       auto [first, inserted] = first_at_size.emplace(b, logits);
@@ -73,7 +75,10 @@ class EngineTester {
  private:
   Architecture arch_;
   std::vector<int> batches_ = {1};
+  XnnEngine::Options options_;
 };
+
+const XnnEngine::Options kWinograd{XnnEngine::Convolutions::winograd};
 
 class XnnEngineParity : public ::testing::TestWithParam<std::string> {};
 
@@ -81,6 +86,10 @@ TEST_P(XnnEngineParity, Batch1) { EngineTester().architecture(preset(GetParam())
 TEST_P(XnnEngineParity, Batch64) { EngineTester().architecture(preset(GetParam())).batches({64}).test(); }
 TEST_P(XnnEngineParity, AlternatingBatchSizes) {
   EngineTester().architecture(preset(GetParam())).batches({64, 1, 7, 64, 1, 7}).test();
+}
+
+TEST_P(XnnEngineParity, WinogradAtAlternatingBatchSizes) {
+  EngineTester().architecture(preset(GetParam())).options(kWinograd).batches({64, 1, 7, 64, 1}).test();
 }
 
 INSTANTIATE_TEST_SUITE_P(Presets, XnnEngineParity, ::testing::ValuesIn(preset_names()),

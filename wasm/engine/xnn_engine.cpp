@@ -9,6 +9,8 @@
 #include "digitlab/error.h"
 #include "digitlab/reference.h"
 #include "network_layout.h"
+#include "step_profile.h"
+#include "winograd_conv.h"
 #include "xnn_conv2d.h"
 #include "xnn_support.h"
 
@@ -20,6 +22,7 @@ struct XnnEngine::Step {
   std::string description;
   Shape in, out;              // per image
   size_t layer = 0;           // index into the (folded) architecture's layers
+  size_t last_layer = 0;      // the last layer it computes (a fused pool's index, else layer)
   bool nonnegative = false;   // output already clamped at 0, so a following ReLU is a no-op
   std::vector<float> output;  // (capacity, out.h, out.w, out.c)
   virtual ~Step() = default;
@@ -42,6 +45,29 @@ class ConvStep : public XnnEngine::Step {
   XnnConv2d conv_;
   int batch_ = 0;
 };
+
+class WinogradConvStep : public XnnEngine::Step {
+ public:
+  WinogradConvStep(const Layer& l, const float* weight, const float* bias, bool relu, bool pool, int tile)
+      : conv_(l, weight, bias, relu, pool, tile) {}
+  void reshape(size_t batch) override { batch_ = int(batch); }  // WinogradConv3x3 resizes on a new size itself
+  void run(const float* x, float* y) override { conv_.run(x, y, batch_, in.h, in.w); }
+
+ private:
+  WinogradConv3x3 conv_;
+  int batch_ = 0;
+};
+
+// The 2x2 stride-2 max pool that a Winograd convolution at layer i can take over: the next layer
+// that is not the identity or a ReLU (max pooling and ReLU commute). Returns its index, or 0.
+size_t fusable_max_pool(const std::vector<Layer>& layers, size_t i) {
+  for (size_t j = i + 1; j < layers.size(); ++j) {
+    const Layer& l = layers[j];
+    if (l.kind == LayerKind::relu || l.kind == LayerKind::dropout) continue;
+    return l.kind == LayerKind::max_pool2d && l.kernel == 2 && l.stride == 2 ? j : 0;
+  }
+  return 0;
+}
 
 class MaxPoolStep : public XnnEngine::Step {
  public:
@@ -142,7 +168,9 @@ class ClampStep : public XnnEngine::Step {
 
 }  // namespace
 
-XnnEngine::XnnEngine(const Model& model) {
+XnnEngine::XnnEngine(const Model& model) : XnnEngine(model, Options()) {}
+
+XnnEngine::XnnEngine(const Model& model, Options options) : options_(options) {
   infer_shapes(model.arch);
   validate_parameters(model.arch, model.params);
   if (!(std::isfinite(model.norm.mean) && std::isfinite(model.norm.std) && model.norm.std > 0.f))
@@ -168,9 +196,28 @@ XnnEngine::XnnEngine(const Model& model) {
     const bool relu = relu_follows(arch_.layers, i);
     const bool nonnegative_in = !steps_.empty() && steps_.back()->nonnegative;
     std::unique_ptr<Step> step;
+    size_t last = i;  // the last layer this step computes
+    std::string fused_pool;
+    bool clamps_at_zero = false;  // a Winograd step applies a ReLU found after its fused pool
     switch (l.kind) {
       case LayerKind::conv2d:
         if (flattened.size() > 0) throw unsupported(i, "a convolution on flattened features");
+        // Winograd where its transforms cost less than the multiply-adds they save: not on a
+        // one-channel input (9 multiply-adds per output and channel against 16 transform terms).
+        if (options_.convolutions == Convolutions::winograd && WinogradConv3x3::supports(l) && l.in_channels >= 8) {
+          const size_t pool = fusable_max_pool(arch_.layers, i);
+          const bool fused_relu = relu || (pool && relu_follows(arch_.layers, pool));
+          if (pool) {
+            last = pool;
+            fused_pool = " + " + describe(arch_.layers[pool]);
+          }
+          const int tile = WinogradConv3x3::preferred_tile(l, s.h, s.w, last != i);
+          step = std::make_unique<WinogradConvStep>(l, param(l, "weight"), param(l, "bias"), fused_relu, last != i, tile);
+          clamps_at_zero = fused_relu;
+          if (fused_relu && !relu) fused_pool += " + relu";
+          fused_pool += " (Winograd F(" + std::to_string(tile) + "x" + std::to_string(tile) + ",3x3))";
+          break;
+        }
         step = std::make_unique<ConvStep>(l, param(l, "weight"), param(l, "bias"), relu);
         break;
       case LayerKind::max_pool2d:
@@ -202,15 +249,19 @@ XnnEngine::XnnEngine(const Model& model) {
     }
     if (step) {
       const bool fused = relu && l.kind != LayerKind::relu && l.kind != LayerKind::global_avg_pool;
-      step->description = describe(l) + (fused ? " + relu" : "");
+      step->description = describe(l) + (fused ? " + relu" : "") + fused_pool;
       step->in = s;
-      step->out = shapes[i];
+      step->out = shapes[last];
       step->layer = i;
-      step->nonnegative = fused || l.kind == LayerKind::relu ||
+      step->last_layer = last;
+      step->nonnegative = fused || clamps_at_zero || l.kind == LayerKind::relu ||
                           (nonnegative_in && (l.kind == LayerKind::max_pool2d || l.kind == LayerKind::global_avg_pool));
       steps_.push_back(std::move(step));
     }
-    s = shapes[i];
+    // Layers a fused step computed (a ReLU and the pool) run nothing of their own; a ReLU after the
+    // pool sees a nonnegative input and is skipped as usual.
+    s = shapes[last];
+    i = last;
   }
   output_map_ = flattened;
 
@@ -276,6 +327,9 @@ void XnnEngine::features_before(size_t layer, const float* pixels, int batch, fl
   prepare(pixels, batch);
   const float* x = run_steps(count);
   if (count == 0) throw Error("features_before: layer " + std::to_string(layer) + " runs no operator before it");
+  if (steps_[count - 1]->last_layer >= layer)
+    throw Error("features_before: layer " + std::to_string(layer) + " is inside a fused step (" +
+                steps_[count - 1]->description + "); cut an engine with direct convolutions there");
   const Shape m = steps_[count - 1]->out;
   if (int(m.size()) != size) throw Error("features_before: layers between the last operator and the cut change the shape");
   nhwc_to_nchw(x, features, batch, m.c, m.h, m.w);
@@ -307,9 +361,17 @@ std::vector<float> XnnEngine::probabilities(const float* pixels, int batch) {
   return p;
 }
 
+std::vector<double> XnnEngine::profile(const float* pixels, int batch, int runs) {
+  std::vector<float> logits(size_t(batch) * size_t(arch_.num_classes));
+  forward(pixels, batch, logits.data());  // buffers and reshapes at this batch size
+  return profile_steps(steps_.size(), runs, [&](size_t i) {
+    steps_[i]->run(i ? steps_[i - 1]->output.data() : input_.data(), steps_[i]->output.data());
+  });
+}
+
 std::vector<XnnEngine::StepInfo> XnnEngine::steps() const {
   std::vector<StepInfo> info;
-  for (const auto& step : steps_) info.push_back({step->description, step->out, step->layer});
+  for (const auto& step : steps_) info.push_back({step->description, step->out, step->layer, step->last_layer});
   return info;
 }
 

@@ -25,9 +25,20 @@ class XnnEngine {
   static constexpr size_t kActivationBudgetBytes = size_t(512) << 20;
   static constexpr int kMaxBatch = 4096;
 
+  // How 3x3 stride-1 convolutions with at least 8 input channels are computed: XNNPACK's direct
+  // (implicit GEMM) convolution, or Winograd (winograd_conv.h: F(2x2,3x3) or F(4x4,3x3) per layer,
+  // 2.25-4x fewer multiply-adds, a following 2x2 max pool fused). Results agree to float rounding;
+  // which is faster depends on the model and the machine, so callers measure (the page does when a
+  // model goes into use).
+  enum class Convolutions { direct, winograd };
+  struct Options {
+    Convolutions convolutions = Convolutions::direct;
+  };
+
   // Checks the weights against the architecture (Error naming the tensor), folds batch norm and
   // creates every operator. Throws Error for a layer sequence the engine cannot run.
-  explicit XnnEngine(const Model& model);
+  explicit XnnEngine(const Model& model);  // direct convolutions
+  XnnEngine(const Model& model, Options options);
   ~XnnEngine();
   XnnEngine(const XnnEngine&) = delete;
   XnnEngine& operator=(const XnnEngine&) = delete;
@@ -48,6 +59,7 @@ class XnnEngine {
   int feature_size(size_t layer) const;
 
   const Architecture& architecture() const { return arch_; }  // as run: batch norm folded
+  Options options() const { return options_; }
   int num_classes() const { return arch_.num_classes; }
   int max_batch() const { return max_batch_; }
 
@@ -57,8 +69,11 @@ class XnnEngine {
     std::string description;
     Shape output;
     size_t layer = 0;  // the layer (index into architecture().layers) whose operator this is
+    size_t last_layer = 0;  // the last layer it computes (> layer when a pool is fused into it)
   };
   std::vector<StepInfo> steps() const;
+  // Median time of each step in microseconds over `runs` forward passes at this batch size.
+  std::vector<double> profile(const float* pixels, int batch, int runs);
   // Output of step i in the last forward call: (batch, h, w, c).
   const float* activation(size_t step) const;
 
@@ -71,6 +86,7 @@ class XnnEngine {
 
   Architecture arch_;
   Normalization norm_;
+  Options options_;
   std::vector<std::unique_ptr<Step>> steps_;
   std::vector<float> input_;  // normalised pixels, NHWC
   Shape output_map_;          // set when the output is a flattened spatial map (h*w > 1)

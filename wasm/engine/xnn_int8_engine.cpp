@@ -9,6 +9,7 @@
 
 #include "digitlab/error.h"
 #include "network_layout.h"
+#include "step_profile.h"
 #include "xnn_conv2d.h"
 #include "xnn_engine.h"
 #include "xnn_support.h"
@@ -432,22 +433,9 @@ std::vector<float> XnnInt8Engine::forward(const float* pixels, int batch) {
 std::vector<double> XnnInt8Engine::profile(const float* pixels, int batch, int runs) {
   std::vector<float> logits(size_t(batch) * size_t(arch_.num_classes));
   forward(pixels, batch, logits.data());  // buffers and reshapes at this batch size
-  std::vector<std::vector<double>> t(steps_.size());
-  for (int r = 0; r < runs; ++r) {
-    const void* x = input_.data();
-    for (size_t i = 0; i < steps_.size(); ++i) {
-      const auto t0 = std::chrono::steady_clock::now();
-      steps_[i]->run(x, size_t(batch));
-      t[i].push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
-      x = steps_[i]->output();
-    }
-  }
-  std::vector<double> median;
-  for (auto& v : t) {
-    std::nth_element(v.begin(), v.begin() + long(v.size() / 2), v.end());
-    median.push_back(v[v.size() / 2]);
-  }
-  return median;
+  return profile_steps(steps_.size(), runs, [&](size_t i) {
+    steps_[i]->run(i ? steps_[i - 1]->output() : static_cast<const void*>(input_.data()), size_t(batch));
+  });
 }
 
 std::vector<std::string> XnnInt8Engine::plan() const {
