@@ -26,6 +26,7 @@ struct Loaded {
   Model folded;  // batch norm folded: what the engine runs and the head trainer starts from
   std::unique_ptr<XnnEngine> engine;
   std::unique_ptr<XnnInt8Engine> int8;  // when set, wb_forward runs the int8 path
+  std::unique_ptr<XnnEngine> winograd;  // when set, wb_forward runs Winograd convolutions
   std::unique_ptr<TailTrainer> head;
   std::unique_ptr<TailTrainer> full;  // every layer (issue 8's full-model fine-tuning)
   std::vector<float> normalised;      // a batch of images as the full trainer takes them
@@ -81,6 +82,7 @@ EMSCRIPTEN_KEEPALIVE int wb_forward(int handle, const float* pixels, int batch, 
   return guarded([&] {
     Loaded* m = get(handle);
     if (m->int8) m->int8->forward(pixels, batch, logits);
+    else if (m->winograd) m->winograd->forward(pixels, batch, logits);
     else m->engine->forward(pixels, batch, logits);
     return 0;
   }, -1);
@@ -91,6 +93,15 @@ EMSCRIPTEN_KEEPALIVE int wb_use_int8(int handle, const float* calibration, int c
   return guarded([&] {
     Loaded* m = get(handle);
     m->int8 = std::make_unique<XnnInt8Engine>(m->folded, calibration, count);
+    return 0;
+  }, -1);
+}
+
+// Switches wb_forward to Winograd convolutions (same f32 results to rounding). 0 on success.
+EMSCRIPTEN_KEEPALIVE int wb_use_winograd(int handle) {
+  return guarded([&] {
+    Loaded* m = get(handle);
+    m->winograd = std::make_unique<XnnEngine>(m->folded, XnnEngine::Options{XnnEngine::Convolutions::winograd});
     return 0;
   }, -1);
 }

@@ -160,11 +160,16 @@ TEST(App, DrawnOneIsClassifiedAndTheInputIsCentred) {
   ASSERT_TRUE(start(app, fresh_dir("app-draw"))) << app.model_error;
   EXPECT_EQ(app.model_name, "digitlab-cnn");
   EXPECT_FALSE(app.prediction.valid);  // nothing drawn yet
-  // Both paths were measured; the faster one predicts.
+  // All three paths were measured; the fastest one predicts.
   ASSERT_TRUE(app.int8_engine);
+  ASSERT_TRUE(app.winograd_engine);
   EXPECT_GT(app.f32_us, 0);
+  EXPECT_GT(app.winograd_us, 0);
   EXPECT_GT(app.int8_us, 0);
-  EXPECT_EQ(app.use_int8, app.int8_us < app.f32_us);
+  const double fastest = std::min({app.f32_us, app.winograd_us, app.int8_us});
+  const double chosen = app.path == InferencePath::int8 ? app.int8_us : app.path == InferencePath::winograd ? app.winograd_us : app.f32_us;
+  EXPECT_EQ(chosen, fastest) << path_name(app.path);
+  EXPECT_EQ(app.preferred, app.path);
   stroke(app, {{60, 40}, {62, 120}, {64, 200}});  // off-centre: preprocessing centres it
   ASSERT_TRUE(app.prediction.valid);
   EXPECT_EQ(app.prediction.label, 1);
@@ -250,12 +255,14 @@ TEST(App, FineTuningLearnsAPersonsStylePersistsAndReverts) {
   ASSERT_TRUE(app.prediction.valid);
   EXPECT_EQ(app.prediction.label, 7);
   EXPECT_GT(app.prediction.probabilities[7], p7_before + 0.3f);
-  // f32 predicts at once; the tuned model's int8 path is calibrated over the next frames.
-  EXPECT_FALSE(app.use_int8);
+  // f32 (the faster of direct and Winograd) predicts at once; the tuned model's int8 path is
+  // calibrated over the next frames.
+  EXPECT_NE(app.path, InferencePath::int8);
+  ASSERT_TRUE(app.winograd_engine);
   for (int i = 0; i < 16 && app.int8_calibrator; ++i) app_tick(app, 8.0);
   EXPECT_FALSE(app.int8_calibrator);
   ASSERT_TRUE(app.int8_engine);
-  EXPECT_EQ(app.use_int8, app.prefer_int8);
+  EXPECT_EQ(app.path, app.preferred);
   app_refresh(app);
   EXPECT_EQ(app.prediction.label, 7);
 

@@ -94,7 +94,7 @@ function table(modelName, model) {
     const isOurs = r.id === 'ours';
     const diff = isOurs ? 'reference' : r.quantized ? `${r.maxDiffSingle.toExponential(1)}; top-1 agrees ${(100 * r.agreement).toFixed(0)}%`
       : `${r.maxDiffSingle.toExponential(1)} / ${r.maxDiffBatch.toExponential(1)}`;
-    const ft = r.fineTune ? int(r.fineTune.samplesPerS) : r.quantized ? 'as ours' : 'cannot train';
+    const ft = r.fineTune ? int(r.fineTune.samplesPerS) : r.inferenceOnly ? 'as ours' : 'cannot train';
     const ratio = isOurs ? '1x' : [times(r.latency.medianMs / ours.latency.medianMs),
       times(ours.batch64.imagesPerS / r.batch64.imagesPerS),
       r.fineTune ? times(ours.fineTune.samplesPerS / r.fineTune.samplesPerS) : '-'].join(' / ');
@@ -106,17 +106,23 @@ function table(modelName, model) {
 
 function goals(model) {
   const ours = model.rows.find((r) => r.id === 'ours'), int8 = model.rows.find((r) => r.id === 'ours-int8');
+  const winograd = model.rows.find((r) => r.id === 'ours-winograd');
   const peers = model.rows.filter((r) => !r.id.startsWith('ours'));
   const bestLat = peers.reduce((b, r) => (r.latency.medianMs < b.latency.medianMs ? r : b));
   const trainers = peers.filter((r) => r.fineTune);
   const bestFt = trainers.reduce((b, r) => (r.fineTune.samplesPerS > b.fineTune.samplesPerS ? r : b));
   const latRatio = ours.latency.medianMs / bestLat.latency.medianMs;
   const ftRatio = ours.fineTune.samplesPerS / bestFt.fineTune.samplesPerS;
+  // The faster path: the quicker of Winograd (f32, fewer operations) and int8 in this run.
+  const fast = [winograd, int8].filter((r) => r && r.latency).sort((a, b) => a.latency.medianMs - b.latency.medianMs)[0];
+  const fastRatio = fast ? fast.latency.medianMs / bestLat.latency.medianMs : NaN;
   return [
-    `Single-digit latency: ours ${us(ours.latency.medianMs)} µs vs the best peer (${bestLat.label}) ` +
-      `${us(bestLat.latency.medianMs)} µs = **${latRatio.toFixed(2)}x** its median (goal ≤ 0.5x): ` +
-      (latRatio <= 0.5 ? 'met' : `missed by ${((latRatio / 0.5 - 1) * 100).toFixed(0)}%`) + '.' +
-      (int8 ? ` With the int8 path: ${us(int8.latency.medianMs)} µs = **${(int8.latency.medianMs / bestLat.latency.medianMs).toFixed(2)}x**.` : ''),
+    `Single-digit latency against the best peer (${bestLat.label}, ${us(bestLat.latency.medianMs)} µs): ` +
+      `ours with direct convolutions ${us(ours.latency.medianMs)} µs = **${latRatio.toFixed(2)}x** (goal ≤ 1.0x with f32: ` +
+      (latRatio <= 1 ? 'met' : `missed by ${((latRatio - 1) * 100).toFixed(0)}%`) + ')' +
+      (fast ? `; the faster path (${fast.label}) ${us(fast.latency.medianMs)} µs = **${fastRatio.toFixed(2)}x** (goal ≤ 0.5x: ` +
+        (fastRatio <= 0.5 ? 'met' : `missed by ${((fastRatio / 0.5 - 1) * 100).toFixed(0)}%`) + ')' : '') + '.' +
+      [winograd, int8].filter((r) => r && r !== fast).map((r) => ` ${r.label}: ${us(r.latency.medianMs)} µs = ${(r.latency.medianMs / bestLat.latency.medianMs).toFixed(2)}x.`).join(''),
     `Head fine-tuning: ours ${int(ours.fineTune.samplesPerS)} samples/s vs the best peer that trains (${bestFt.label}) ` +
       `${int(bestFt.fineTune.samplesPerS)} samples/s = **${ftRatio.toFixed(1)}x** (goal ≥ 2x): ` +
       (ftRatio >= 2 ? 'met' : `missed by ${((1 - ftRatio / 2) * 100).toFixed(0)}%`) + '.',

@@ -12,6 +12,16 @@
 #include "digitlab/safetensors.h"
 
 namespace digitlab {
+
+const char* path_name(InferencePath path) {
+  switch (path) {
+    case InferencePath::winograd: return "winograd";
+    case InferencePath::int8: return "int8";
+    case InferencePath::f32: break;
+  }
+  return "f32";
+}
+
 namespace {
 
 // Runs on every change of the drawing (a single digit takes well under a millisecond in the engine,
@@ -20,8 +30,11 @@ void classify(AppState& app) {
   app.prediction = Prediction{};
   if (!app.has_ink || !app.engine) return;
   float logits[10];
-  if (app.use_int8) app.int8_engine->forward(app.input28, 1, logits);
-  else app.engine->forward(app.input28, 1, logits);
+  switch (app.path) {
+    case InferencePath::int8: app.int8_engine->forward(app.input28, 1, logits); break;
+    case InferencePath::winograd: app.winograd_engine->forward(app.input28, 1, logits); break;
+    case InferencePath::f32: app.engine->forward(app.input28, 1, logits); break;
+  }
   softmax_forward(app.prediction.probabilities, logits, 1, 10);
   app.prediction.label = int(std::max_element(app.prediction.probabilities, app.prediction.probabilities + 10) -
                              app.prediction.probabilities);
@@ -48,16 +61,33 @@ double median_us_of_one_digit(Engine& e, const float* pixels) {
   return t[7];
 }
 
-// Live prediction runs on whichever of f32 and int8 is faster for this model on this machine
-// (measured here, a few milliseconds); int8 agrees with f32 on >= 99.9% of MNIST test digits
-// (tests/xnn_int8_engine_test.cpp). Needs the replay digits for calibration; f32 without them.
+// The faster of the two f32 paths as measured (Winograd when it exists and was faster).
+InferencePath faster_f32_path(const AppState& app) {
+  return app.winograd_engine && app.winograd_us < app.f32_us ? InferencePath::winograd : InferencePath::f32;
+}
+
+// Winograd for a model, or null when it has no convolution Winograd takes (then it is the direct
+// engine again, nothing to choose).
+std::unique_ptr<XnnEngine> make_winograd_engine(const Model& m) {
+  auto e = std::make_unique<XnnEngine>(m, XnnEngine::Options{XnnEngine::Convolutions::winograd});
+  for (const auto& step : e->steps())
+    if (step.description.find("Winograd") != std::string::npos) return e;
+  return nullptr;
+}
+
+// Live prediction runs on whichever of direct f32, Winograd f32 and int8 is fastest for this model
+// on this machine (measured here, a few milliseconds); Winograd agrees with direct on all 10,000
+// MNIST test digits and int8 on >= 99.9% (tests/winograd_conv_test.cpp, xnn_int8_engine_test.cpp).
+// int8 needs the replay digits for calibration.
 void choose_engine(AppState& app, const Model& m) {
   app.int8_engine.reset();
-  app.use_int8 = false;
-  app.int8_us = 0;
+  app.winograd_us = app.int8_us = 0;
   const std::vector<float>& calibration = app.calibration;
   const size_t n = calibration.size() / 784;
-  app.f32_us = median_us_of_one_digit(*app.engine, n ? calibration.data() : app.input28);
+  const float* digit = n ? calibration.data() : app.input28;
+  app.f32_us = median_us_of_one_digit(*app.engine, digit);
+  if (app.winograd_engine) app.winograd_us = median_us_of_one_digit(*app.winograd_engine, digit);
+  app.path = app.preferred = faster_f32_path(app);
   if (n == 0 || m.arch.input.size() != 784) return;
   try {
     app.int8_engine = std::make_unique<XnnInt8Engine>(m, calibration.data(), int(n));
@@ -65,7 +95,8 @@ void choose_engine(AppState& app, const Model& m) {
     return;  // a layer sequence the int8 path does not cover: f32 only
   }
   app.int8_us = median_us_of_one_digit(*app.int8_engine, calibration.data());
-  app.use_int8 = app.prefer_int8 = app.int8_us < app.f32_us;
+  const double best_f32 = app.path == InferencePath::winograd ? app.winograd_us : app.f32_us;
+  if (app.int8_us < best_f32) app.path = app.preferred = InferencePath::int8;
 }
 
 constexpr int kCalibrationDigits = 256, kCalibrationSlice = 16;
@@ -79,7 +110,7 @@ void continue_int8_calibration(AppState& app) {
     if (k > 0) app.int8_calibrator->add(app.calibration.data() + size_t(done) * 784, k);
     if (app.int8_calibrator->images() >= n) {
       app.int8_engine = std::make_unique<XnnInt8Engine>(*app.int8_pending, app.int8_calibrator->ranges());
-      app.use_int8 = app.prefer_int8;
+      app.path = app.preferred;
       app.int8_calibrator.reset();
       app.int8_pending.reset();
     }
@@ -90,18 +121,20 @@ void continue_int8_calibration(AppState& app) {
 }
 
 // Puts a model in use; the engine is built first, so a model it cannot run changes nothing.
-// measure: time f32 against int8 now (a picked model); otherwise (a fine-tuned copy, ready at the
+// measure: time the three paths now (a picked model); otherwise (a fine-tuned copy, ready at the
 // end of a session) keep the picked model's verdict and calibrate int8 over the next frames.
 void use_model(AppState& app, const Model& m, const std::string& name, bool tuned, bool measure = true) {
   auto engine = std::make_unique<XnnEngine>(m);
+  auto winograd = make_winograd_engine(m);
   app.engine = std::move(engine);
+  app.winograd_engine = std::move(winograd);
   app.int8_calibrator.reset();
   app.int8_pending.reset();
   if (measure) {
     choose_engine(app, m);
   } else {
     app.int8_engine.reset();
-    app.use_int8 = false;
+    app.path = faster_f32_path(app);  // the picked model's timings; int8 once calibrated, if it won
     if (!app.calibration.empty() && m.arch.input.size() == 784) {
       app.int8_pending = std::make_unique<Model>(m);
       app.int8_calibrator = std::make_unique<ActivationCalibrator>(m);

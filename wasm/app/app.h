@@ -26,6 +26,10 @@ struct Prediction {
   float probabilities[10] = {};
 };
 
+// The engines live prediction can run on (see AppState::path).
+enum class InferencePath { f32, winograd, int8 };
+const char* path_name(InferencePath path);  // "f32", "winograd", "int8"
+
 struct AppState {
   DrawingCanvas canvas{280};
   float pen_width = 18.f;  // canvas pixels; ~MNIST's stroke-to-digit ratio for a digit drawn ~200 px tall
@@ -39,15 +43,17 @@ struct AppState {
   ModelLibrary models;
   int selected = -1;
   std::unique_ptr<Model> base;
-  std::unique_ptr<XnnEngine> engine;  // null until a model is loaded
-  // The int8 path for the same model (calibrated on 256 replay digits), used for live prediction
-  // when it measured faster than f32 on this machine; null if the model cannot run in int8.
+  std::unique_ptr<XnnEngine> engine;  // null until a model is loaded (direct convolutions)
+  // Two faster paths for the same model, used for live prediction when they measure faster than the
+  // direct engine on this machine: Winograd convolutions (same f32 results to rounding) and int8
+  // (calibrated on 256 replay digits; null if the model cannot run in int8).
+  std::unique_ptr<XnnEngine> winograd_engine;
   std::unique_ptr<XnnInt8Engine> int8_engine;
-  bool use_int8 = false;
-  double f32_us = 0, int8_us = 0;  // one digit, median of a few runs when the model was picked
-  bool prefer_int8 = false;        // that measurement's verdict, kept for the model's fine-tuned copies
+  InferencePath path = InferencePath::f32;       // the one predicting now
+  InferencePath preferred = InferencePath::f32;  // the measured verdict, kept for fine-tuned copies
+  double f32_us = 0, winograd_us = 0, int8_us = 0;  // one digit, median of a few runs when the model was picked
   // A fine-tuned model's int8 path is calibrated a few digits per frame after the session (so its
-  // last frame does not stall); f32 predicts meanwhile.
+  // last frame does not stall); the faster f32 path predicts meanwhile.
   std::unique_ptr<Model> int8_pending;
   std::unique_ptr<ActivationCalibrator> int8_calibrator;
   std::string model_name, model_error;

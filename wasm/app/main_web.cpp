@@ -122,7 +122,7 @@ extern "C" EMSCRIPTEN_KEEPALIVE const char* app_state_json() {
                    {"message", t.message}, {"longestSliceMs", a.tuning.longest_slice_ms()}};
   s["notice"] = a.notice.empty() ? json(nullptr) : json(a.notice);
   s["perf"] = {{"inferenceMs", a.inference_ms}, {"frameMs", g_frame_ms}, {"maxFrameMsWhileTuning", g_max_frame_ms_tuning},
-               {"engine", a.use_int8 ? "int8" : "f32"}, {"f32Us", a.f32_us}, {"int8Us", a.int8_us}};
+               {"engine", path_name(a.path)}, {"f32Us", a.f32_us}, {"winogradUs", a.winograd_us}, {"int8Us", a.int8_us}};
   return keep(s.dump());
 }
 

@@ -300,10 +300,9 @@ void ui_frame(AppState& app, UiState& ui) {
   ImGui::TextDisabled(app.has_ink ? "28x28, centred by mass\nin a 20 px box (MNIST)" : "(empty canvas)");
   if (app.has_ink) ImGui::TextDisabled("%.2f ms per update", app.inference_ms);
   if (app.engine) {
-    if (app.int8_engine)
-      ImGui::TextDisabled("%s: f32 %.0f us, int8 %.0f us", app.use_int8 ? "int8" : "f32", app.f32_us, app.int8_us);
-    else
-      ImGui::TextDisabled("f32: %.0f us per digit", app.f32_us);
+    // The path in use, then each measured one (us per digit; 0 = not available for this model).
+    ImGui::TextDisabled("%s; us per digit:", path_name(app.path));
+    ImGui::TextDisabled("f32 %.0f, Winograd %.0f, int8 %.0f", app.f32_us, app.winograd_us, app.int8_us);
   }
   ImGui::EndGroup();
   ImGui::Separator();

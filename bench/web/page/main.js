@@ -11,7 +11,7 @@ import { describeNetwork } from './network.js';
 const q = new URLSearchParams(location.search);
 const cfg = {
   models: (q.get('models') || 'digitlab-cnn,seed-cnn').split(','),
-  engines: (q.get('engines') || 'ours,ours-int8,tfjs-wasm,tfjs-cpu,ort-wasm,convnetjs').split(','),
+  engines: (q.get('engines') || 'ours,ours-winograd,ours-int8,tfjs-wasm,tfjs-cpu,ort-wasm,convnetjs').split(','),
   phases: (q.get('phases') || 'latency,batch,finetune,fulltune').split(','),  // after the logit check, always run
   runs: Number(q.get('runs') || 1000),       // single-digit calls timed per engine
   warmup: Number(q.get('warmup') || 100),
@@ -43,6 +43,10 @@ function engineMakers(net, fileBuffer, createOurs, calibration) {
   const tf = globalThis.tf;
   return {
     ours: { label: 'digitlab (XNNPACK, wasm SIMD)', make: () => createOurs(fileBuffer) },
+    // Our fewer-operations path: Winograd convolutions, same f32 function (checked by the 1e-4 bound).
+    // Inference only: fine-tuning runs the same trainer as 'ours'.
+    'ours-winograd': { label: 'digitlab Winograd path (F(4x4,3x3) / F(2x2,3x3))', inferenceOnly: true,
+      make: () => createOurs(fileBuffer, { winograd: true }) },
     // Our faster path: int8 where it pays (calibrated on 256 MNIST training digits); its logits are
     // quantised, so it is checked by top-1 agreement with ours rather than by the 1e-4 logit bound.
     'ours-int8': { label: 'digitlab int8 path (XNNPACK qs8)', quantized: true,
@@ -92,7 +96,7 @@ async function run() {
     for (const id of cfg.engines) {
       const maker = makers[id];
       const engine = id === 'ours' ? ours : await maker.make();
-      const row = { id, label: maker.label, quantized: !!maker.quantized };
+      const row = { id, label: maker.label, quantized: !!maker.quantized, inferenceOnly: !!(maker.quantized || maker.inferenceOnly) };
       if (maker.quantized) {
         let agree = 0;
         for (let i = 0; i < cfg.verify; i++) {
@@ -113,13 +117,13 @@ async function run() {
         row.batch64 = await batchThroughput(engine, digits.pixels, 64, 5, cfg.batchBudgetMs);
         log(`${modelName} ${id}: b64 ${row.batch64.imagesPerS.toFixed(0)} img/s (${row.batch64.runs} batches)`);
       }
-      if (engine.trainer && cfg.phases.includes('finetune') && !maker.quantized) {
+      if (engine.trainer && cfg.phases.includes('finetune') && !row.inferenceOnly) {
         row.fineTune = await fineTuneThroughput(engine.trainer, features, digits.labels, cfg.trainSamples, cfg.train,
           cfg.trainTargetMs);
         log(`${modelName} ${id}: head fine-tuning ${row.fineTune.samplesPerS.toFixed(0)} samples/s ` +
           `(${row.fineTune.epochs} epochs of ${cfg.trainSamples}, last loss ${Number(row.fineTune.lastLoss).toPrecision(2)})`);
       }
-      if (engine.fullTrainer && cfg.phases.includes('fulltune') && !maker.quantized) {
+      if (engine.fullTrainer && cfg.phases.includes('fulltune') && !row.inferenceOnly) {
         row.fullTune = await fineTuneThroughput(engine.fullTrainer, digits.pixels, digits.labels, cfg.fullSamples, cfg.train,
           cfg.trainTargetMs);
         log(`${modelName} ${id}: full-model fine-tuning ${row.fullTune.samplesPerS.toFixed(0)} samples/s ` +

@@ -8,6 +8,7 @@ export async function createOursFactory(moduleUrl) {
   const check = (rc, what) => { if (rc < 0) throw new Error(`${what}: ${M.UTF8ToString(M._wb_error())}`); return rc; };
 
   // options.calibration (Float32Array of 28x28 images in [0, 1]): run the int8 path, calibrated on them.
+  // options.winograd: run the Winograd convolutions.
   return async function createOurs(fileBuffer, options = {}) {
     const bytes = new Uint8Array(fileBuffer);
     const filePtr = M._malloc(bytes.length);
@@ -20,6 +21,7 @@ export async function createOursFactory(moduleUrl) {
       check(M._wb_use_int8(handle, calPtr, c.length / 784), 'wb_use_int8');
       M._free(calPtr);
     }
+    if (options.winograd) check(M._wb_use_winograd(handle), 'wb_use_winograd');
     const featureSize = check(M._wb_head_input_size(handle), 'wb_head_input_size');
     let trainInputs = 0, trainLabels = 0;  // the prepared samples, in wasm memory
 
