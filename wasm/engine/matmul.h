@@ -1,6 +1,7 @@
 // The one matrix product the training code needs, behind an interface so the same forward/backward
-// pairs run on plain loops (matmul_loops: XNNPACK-free, so tests can link it beside LibTorch) or on
-// XNNPACK's dynamic fully-connected operator (xnn_matmul.h: what the browser uses).
+// pairs run on our own register-blocked SIMD loops (matmul_loops: XNNPACK-free, so tests can link it
+// beside LibTorch) or on XNNPACK's dynamic fully-connected operator (xnn_matmul.h: what the browser
+// uses, with the loops for large right-hand sides).
 #pragma once
 #include <functional>
 

@@ -48,17 +48,20 @@ struct XnnMatMul {
 }  // namespace
 
 MatMul xnn_matmul() {
+#ifdef __EMSCRIPTEN__
+  // In wasm our register-blocked loops (matmul.cpp) beat the dynamic operator on every product the
+  // trainer does: it repacks B on every call, and its kernels are no faster than ours there.
+  // Measured under node, ms per batch-32 step, this operator (for K*N <= 65536, loops above) vs
+  // loops only: seed-cnn head 1.86 vs 1.82, last block 13.4 vs 12.6, all layers 28.6 vs 24.1;
+  // digitlab-cnn head 0.039 vs 0.022, all layers 44.5 vs 36.6. Natively XNNPACK's AVX kernels
+  // still win (digitlab-cnn all layers 19.7 vs 32.0 ms).
+  return matmul_loops;
+#else
   auto state = std::make_shared<XnnMatMul>();
   return [state](float* out, const float* a, const float* b, const float* bias, int M, int K, int N, bool b_k_by_n) {
-#ifdef __EMSCRIPTEN__
-    // The dynamic operator repacks B on every call, and in wasm that packing costs more than XNNPACK's
-    // faster product saves once B is large. Measured under node (ms per batch-32 step, XNNPACK vs
-    // loops): digitlab-cnn head (B 128x10) 0.08 vs 0.13; its last block (B up to 288x864) 13.2 vs 8.7;
-    // seed-cnn head (B 3136x128) 6.3 vs 5.7. Natively XNNPACK wins at every size (2.98 vs 4.84 ms).
-    if (int64_t(K) * N > 65536) return matmul_loops(out, a, b, bias, M, K, N, b_k_by_n);
-#endif
     (*state)(out, a, b, bias, M, K, N, b_k_by_n);
   };
+#endif
 }
 
 }  // namespace digitlab

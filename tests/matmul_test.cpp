@@ -1,0 +1,64 @@
+// The training code's own matrix product (wasm/engine/matmul.h) against a float64 triple loop, over
+// shapes that exercise every kernel and edge: row counts that are not multiples of the row blocks,
+// column counts that are not multiples of 4 or 8, short and long K (the (N, K) layout switches
+// kernels at K = 16), with and without bias. Native and under node.
+#include <cmath>
+#include <vector>
+
+#include "matmul.h"
+#include "test_support.h"
+
+namespace digitlab {
+namespace {
+
+using testing::random_vector;
+
+std::vector<double> reference(const std::vector<float>& a, const std::vector<float>& b, const float* bias, int M, int K,
+                              int N, bool k_by_n) {
+  std::vector<double> out(size_t(M) * N);
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      double s = bias ? bias[n] : 0.0;
+      for (int k = 0; k < K; ++k) s += double(a[size_t(m) * K + k]) * (k_by_n ? b[size_t(k) * N + n] : b[size_t(n) * K + k]);
+      out[size_t(m) * N + n] = s;
+    }
+  return out;
+}
+
+TEST(MatMul, EqualsAFloat64ProductForEveryKernelAndEdge) {
+  int cases = 0;
+  for (int M : {1, 2, 3, 4, 5, 7, 9, 32})
+    for (int N : {1, 3, 4, 5, 8, 11, 16, 19})
+      for (int K : {0, 1, 5, 15, 16, 17, 33, 300})
+        for (bool k_by_n : {false, true})
+          for (bool with_bias : {false, true}) {
+            const std::vector<float> a = random_vector(size_t(M) * K, 1 + M), b = random_vector(size_t(K) * N, 2 + N);
+            const std::vector<float> bias = random_vector(size_t(N), 3);
+            const float* bp = with_bias ? bias.data() : nullptr;
+            std::vector<float> got(size_t(M) * N, NAN);
+            matmul_loops(got.data(), a.data(), b.data(), bp, M, K, N, k_by_n);
+            const std::vector<double> want = reference(a, b, bp, M, K, N, k_by_n);
+            double worst = 0;
+            for (size_t i = 0; i < got.size(); ++i)
+              worst = std::max(worst, std::fabs(double(got[i]) - want[i]) / (1.0 + std::fabs(want[i])));
+            ASSERT_LE(worst, 1e-5) << M << "x" << K << "x" << N << (k_by_n ? " KN" : " NK") << (with_bias ? " bias" : "");
+            ++cases;
+          }
+  EXPECT_EQ(cases, 8 * 8 * 8 * 4);
+}
+
+// Mostly-zero left operands (gradients behind max pooling) take the zero-skipping row loop.
+TEST(MatMul, MostlyZeroLeftOperandsGiveTheSameProduct) {
+  const int M = 13, K = 50, N = 21;
+  std::vector<float> a = random_vector(size_t(M) * K, 4);
+  for (size_t i = 0; i < a.size(); ++i)
+    if (i % 4 != 0) a[i] = 0.f;
+  const std::vector<float> b = random_vector(size_t(K) * N, 5), bias = random_vector(size_t(N), 6);
+  std::vector<float> got(size_t(M) * N, NAN);
+  matmul_loops(got.data(), a.data(), b.data(), bias.data(), M, K, N, true);
+  const std::vector<double> want = reference(a, b, bias.data(), M, K, N, true);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5 * (1.0 + std::fabs(want[i])));
+}
+
+}  // namespace
+}  // namespace digitlab
