@@ -101,8 +101,11 @@ try {
         await page.mouse.up();
         await page.keyboard.press('c');
       }
+      const perf = await page.evaluate(() => window.app.state().perf);
       console.log(`inference per stroke update (preprocess + digitlab-cnn forward, ${perUpdate.length} updates): ` +
-                  `median ${median(perUpdate).toFixed(2)} ms, max ${Math.max(...perUpdate).toFixed(2)} ms`);
+                  `median ${median(perUpdate).toFixed(2)} ms, max ${Math.max(...perUpdate).toFixed(2)} ms; ` +
+                  `path in use: ${perf.engine} (timed when the model was picked, us per digit: f32 ${perf.f32Us.toFixed(0)}, ` +
+                  `Winograd ${perf.winogradUs.toFixed(0)}, int8 ${perf.int8Us.toFixed(0)})`);
     }
     await page.close();
   }

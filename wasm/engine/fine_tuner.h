@@ -70,7 +70,7 @@ class FineTuner {
 
   // Images whose trunk features one slice computes, digits one evaluation slice scores, and samples
   // of a training step one slice does when every layer trains (the others take a step per slice).
-  static constexpr int kFeatureSlice = 8, kEvalSlice = 8, kTrainPart = 4;
+  static constexpr int kFeatureSlice = 8, kEvalSlice = 8, kTrainPart = 2;
 
  private:
   // Trunk features for `count` images of `pixels`, computed kFeatureSlice at a time into `out`.
