@@ -72,22 +72,19 @@ InferencePath faster_f32_path(const AppState& app) {
 // engine again, nothing to choose).
 std::unique_ptr<XnnEngine> make_winograd_engine(const Model& m) {
   auto e = std::make_unique<XnnEngine>(m, XnnEngine::Options{XnnEngine::Convolutions::winograd});
-  for (const auto& step : e->steps())
-    if (step.description.find("Winograd") != std::string::npos) return e;
-  return nullptr;
+  return e->winograd_steps() > 0 ? std::move(e) : nullptr;
 }
 
 // Browsers compile wasm lazily, a function on its first call, and run it in a baseline compiler
 // until it is hot: the first slice of a whole-network fine-tuning session took 29 ms in Chromium
 // (3.5 ms later on). One training step on one digit, through the trainer a session uses, compiles
 // and warms that code now, while the model is being picked, instead of in a session's first frame.
-void warm_up_training(const Model& m, const float* digit) {
+void warm_up_training(XnnEngine& engine, const Model& m, const float* digit) {
   if (m.arch.input.size() != 784) return;
   try {
-    const Model folded = fold_batch_norm(m);
-    TailTrainer trainer(folded, 0, OptimizerOptions{}, 1, xnn_matmul());
+    TailTrainer trainer(fold_batch_norm(m), 0, OptimizerOptions{}, 1, xnn_matmul());
     std::vector<float> x(784);
-    for (size_t i = 0; i < x.size(); ++i) x[i] = (digit[i] - folded.norm.mean) / folded.norm.std;
+    engine.features_before(0, digit, 1, x.data());  // the normalised image, as a session trains on
     const uint8_t label = 0;
     trainer.begin_step();
     trainer.accumulate(x.data(), &label, 1, 1);
@@ -154,7 +151,7 @@ void use_model(AppState& app, const Model& m, const std::string& name, bool tune
   app.int8_pending.reset();
   if (measure) {
     choose_engine(app, m);
-    warm_up_training(m, app.calibration.size() >= 784 ? app.calibration.data() : app.input28);
+    warm_up_training(*app.engine, m, app.calibration.size() >= 784 ? app.calibration.data() : app.input28);
   } else {
     app.int8_engine.reset();
     app.path = faster_f32_path(app);  // the picked model's timings; int8 once calibrated, if it won

@@ -65,21 +65,9 @@ template <> struct Winograd<4> {
   }
 };
 
-// Applies a one-dimensional transform T (length In -> Out) to the columns, then the rows, of a
-// row-major In x In tile: Out x Out values.
-template <int In, int Out, typename T>
-void transform_2d(const float* x, float* y, T&& t) {
-  float cols[Out * In], col_in[In], col_out[Out];
-  for (int c = 0; c < In; ++c) {
-    for (int r = 0; r < In; ++r) col_in[r] = x[r * In + c];
-    t(col_in, col_out);
-    for (int r = 0; r < Out; ++r) cols[r * In + c] = col_out[r];
-  }
-  for (int r = 0; r < Out; ++r) t(cols + r * In, y + r * Out);
-}
-
-// The same transform on `count` channels at once: x[i] points at element i of the tile (channels
-// contiguous from there), y[o] at output element o. One pass over the columns into `scratch`
+// Applies a one-dimensional transform T (length In -> Out) to the columns, then the rows, of an
+// In x In tile, for `count` channels at once: x[i] points at element i of the tile (row-major;
+// channels contiguous from there), y[o] at output element o of the Out x Out result. One pass over the columns into `scratch`
 // (Out x In x count), then one over the rows, so each loop over channels touches only In inputs and
 // Out outputs, few enough for the compiler to keep them in SIMD registers.
 template <int In, int Out, typename T>
@@ -128,15 +116,18 @@ WinogradConv3x3::WinogradConv3x3(const Layer& l, const float* weight, const floa
   // Right-hand sides of the n^2 products: U[e] is (cin, cout), as the batch matrix multiply reads B.
   const int elements = n_tile_ * n_tile_;
   std::vector<float> u(size_t(elements) * cin_ * cout_);
-  float one[36];
+  // One filter at a time (count 1): element e of filter (o, i) goes straight to U[e][i][o].
+  float scratch[6 * 3];
+  const float* g[9];
+  float* out[36];
   for (int o = 0; o < cout_; ++o)
     for (int i = 0; i < cin_; ++i) {
-      const float* g = weight + (size_t(o) * cin_ + i) * 9;
+      for (int k = 0; k < 9; ++k) g[k] = weight + (size_t(o) * cin_ + i) * 9 + k;
+      for (int e = 0; e < elements; ++e) out[e] = &u[(size_t(e) * cin_ + i) * cout_ + o];
       if (m_tile_ == 2)
-        transform_2d<3, 4>(g, one, Winograd<2>::filter);
+        transform_2d_channels<3, 4>(g, out, 1, scratch, Winograd<2>::filter);
       else
-        transform_2d<3, 6>(g, one, Winograd<4>::filter);
-      for (int e = 0; e < elements; ++e) u[(size_t(e) * cin_ + i) * cout_ + o] = one[e];
+        transform_2d_channels<3, 6>(g, out, 1, scratch, Winograd<4>::filter);
     }
   xnn_operator_t op = nullptr;
   xnn_check(xnn_create_batch_matrix_multiply_nc_f32_const_weights(size_t(elements), size_t(cin_), size_t(cout_), u.data(),

@@ -214,6 +214,7 @@ XnnEngine::XnnEngine(const Model& model, Options options) : options_(options) {
           const int tile = WinogradConv3x3::preferred_tile(l, s.h, s.w, last != i);
           step = std::make_unique<WinogradConvStep>(l, param(l, "weight"), param(l, "bias"), fused_relu, last != i, tile);
           clamps_at_zero = fused_relu;
+          ++winograd_steps_;
           if (fused_relu && !relu) fused_pool += " + relu";
           fused_pool += " (Winograd F(" + std::to_string(tile) + "x" + std::to_string(tile) + ",3x3))";
           break;

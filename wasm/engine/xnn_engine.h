@@ -60,6 +60,7 @@ class XnnEngine {
 
   const Architecture& architecture() const { return arch_; }  // as run: batch norm folded
   Options options() const { return options_; }
+  int winograd_steps() const { return winograd_steps_; }  // convolutions run as Winograd (0 with direct)
   int num_classes() const { return arch_.num_classes; }
   int max_batch() const { return max_batch_; }
 
@@ -87,6 +88,7 @@ class XnnEngine {
   Architecture arch_;
   Normalization norm_;
   Options options_;
+  int winograd_steps_ = 0;
   std::vector<std::unique_ptr<Step>> steps_;
   std::vector<float> input_;  // normalised pixels, NHWC
   Shape output_map_;          // set when the output is a flattened spatial map (h*w > 1)
