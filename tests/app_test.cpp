@@ -221,24 +221,24 @@ TEST(App, FineTuningLearnsAPersonsStylePersistsAndReverts) {
 
   // The state machine: preparing (trunk features, "before"), running (steps, "after"), done.
   ASSERT_TRUE(app_start_fine_tune(app)) << app.notice;
-  EXPECT_EQ(app.tuning.status().state, FineTuneStatus::State::preparing);
+  EXPECT_EQ(app.tuning->status().state, FineTuneStatus::State::preparing);
   app_tick(app, 0.0);  // a zero budget still does one slice, and only one
-  EXPECT_EQ(app.tuning.status().work_done, 1);
-  EXPECT_EQ(app.tuning.status().state, FineTuneStatus::State::preparing);
+  EXPECT_EQ(app.tuning->status().work_done, 1);
+  EXPECT_EQ(app.tuning->status().state, FineTuneStatus::State::preparing);
   // Zero-budget ticks: one slice each, so every state is seen in order.
   std::vector<FineTuneStatus::State> seen{FineTuneStatus::State::preparing};
   int ticks = 1;
-  while (app.tuning.active() && ticks < 100000) {
+  while (app.tuning->active() && ticks < 100000) {
     app_tick(app, 0.0);
-    if (app.tuning.status().state != seen.back()) seen.push_back(app.tuning.status().state);
+    if (app.tuning->status().state != seen.back()) seen.push_back(app.tuning->status().state);
     ++ticks;
   }
-  ASSERT_EQ(app.tuning.status().state, FineTuneStatus::State::done) << app.tuning.status().message;
+  ASSERT_EQ(app.tuning->status().state, FineTuneStatus::State::done) << app.tuning->status().message;
   const std::vector<FineTuneStatus::State> expected{FineTuneStatus::State::preparing, FineTuneStatus::State::running,
                                                     FineTuneStatus::State::done};
   EXPECT_EQ(seen, expected);
-  EXPECT_EQ(ticks, app.tuning.status().work_total);  // one slice per tick, the last one ends it
-  const FineTuneStatus& s = app.tuning.status();
+  EXPECT_EQ(ticks, app.tuning->status().work_total);  // one slice per tick, the last one ends it
+  const FineTuneStatus& s = app.tuning->status();
   std::printf("steps %d, loss %.3f -> %.3f, held-out %.2f -> %.2f, replay %.3f -> %.3f\n", s.step, s.loss_history.front(),
               s.loss_history.back(), s.heldout_before, s.heldout_after, s.replay_before, s.replay_after);
   EXPECT_EQ(s.work_done, s.work_total);
@@ -255,11 +255,15 @@ TEST(App, FineTuningLearnsAPersonsStylePersistsAndReverts) {
   ASSERT_TRUE(app.prediction.valid);
   EXPECT_EQ(app.prediction.label, 7);
   EXPECT_GT(app.prediction.probabilities[7], p7_before + 0.3f);
-  // f32 (the faster of direct and Winograd) predicts at once; the tuned model's int8 path is
-  // calibrated over the next frames.
-  EXPECT_NE(app.path, InferencePath::int8);
+  // Direct f32 predicts at once; the tuned model's Winograd engine is built on the next frame and
+  // its int8 path calibrated over the frames after that.
+  EXPECT_EQ(app.path, InferencePath::f32);
+  EXPECT_FALSE(app.winograd_engine);
+  app_tick(app, 8.0);
   ASSERT_TRUE(app.winograd_engine);
-  for (int i = 0; i < 16 && app.int8_calibrator; ++i) app_tick(app, 8.0);
+  EXPECT_NE(app.path, InferencePath::int8);
+  for (int i = 0; i < 17 && app.int8_calibrator; ++i) app_tick(app, 8.0);
+  EXPECT_FALSE(app.pending_model);
   EXPECT_FALSE(app.int8_calibrator);
   ASSERT_TRUE(app.int8_engine);
   EXPECT_EQ(app.path, app.preferred);
@@ -287,10 +291,10 @@ TEST(App, CancelledFineTuningLeavesTheModelAlone) {
   ASSERT_TRUE(app_add_sample(app, 4));
   ASSERT_TRUE(app_start_fine_tune(app));
   app_tick(app, 0.0);
-  EXPECT_TRUE(app.tuning.active());
+  EXPECT_TRUE(app.tuning->active());
   app_cancel_fine_tune(app);
-  EXPECT_FALSE(app.tuning.active());
-  EXPECT_EQ(app.tuning.status().state, FineTuneStatus::State::idle);
+  EXPECT_FALSE(app.tuning->active());
+  EXPECT_EQ(app.tuning->status().state, FineTuneStatus::State::idle);
   for (int i = 0; i < 10; ++i) app_tick(app, 5.0);  // nothing left to run
   EXPECT_FALSE(app.tuned);
   EXPECT_FALSE(file_exists(dir + "/digitlab-cnn.fine-tuned.safetensors"));

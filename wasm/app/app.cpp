@@ -120,45 +120,55 @@ void choose_engine(AppState& app, const Model& m) {
 
 constexpr int kCalibrationDigits = 256, kCalibrationSlice = 16;
 
-// One slice of a deferred int8 calibration; the int8 path takes over when it is complete.
-void continue_int8_calibration(AppState& app) {
-  if (!app.int8_calibrator) return;
-  const int n = int(app.calibration.size() / 784);
-  const int done = app.int8_calibrator->images(), k = std::min(kCalibrationSlice, n - done);
-  try {
-    if (k > 0) app.int8_calibrator->add(app.calibration.data() + size_t(done) * 784, k);
-    if (app.int8_calibrator->images() >= n) {
-      app.int8_engine = std::make_unique<XnnInt8Engine>(*app.int8_pending, app.int8_calibrator->ranges());
-      app.path = app.preferred;
-      app.int8_calibrator.reset();
-      app.int8_pending.reset();
+// One piece of a fine-tuned model's faster paths per frame: the Winograd engine first, then a
+// slice of the int8 calibration; the int8 path takes over when it is complete, if it won.
+void continue_faster_paths(AppState& app) {
+  if (!app.pending_model) return;
+  if (app.winograd_pending) {
+    app.winograd_pending = false;
+    try {
+      app.winograd_engine = make_winograd_engine(*app.pending_model);
+    } catch (const Error&) {  // direct f32 keeps predicting
     }
-  } catch (const Error&) {  // f32 keeps predicting
-    app.int8_calibrator.reset();
-    app.int8_pending.reset();
+    app.path = faster_f32_path(app);
+  } else if (app.int8_calibrator) {
+    const int n = int(app.calibration.size() / 784);
+    const int done = app.int8_calibrator->images(), k = std::min(kCalibrationSlice, n - done);
+    try {
+      if (k > 0) app.int8_calibrator->add(app.calibration.data() + size_t(done) * 784, k);
+      if (app.int8_calibrator->images() >= n) {
+        app.int8_engine = std::make_unique<XnnInt8Engine>(*app.pending_model, app.int8_calibrator->ranges());
+        app.path = app.preferred;
+        app.int8_calibrator.reset();
+      }
+    } catch (const Error&) {  // f32 keeps predicting
+      app.int8_calibrator.reset();
+    }
   }
+  if (!app.winograd_pending && !app.int8_calibrator) app.pending_model.reset();
 }
 
 // Puts a model in use; the engine is built first, so a model it cannot run changes nothing.
-// measure: time the three paths now (a picked model); otherwise (a fine-tuned copy, ready at the
-// end of a session) keep the picked model's verdict and calibrate int8 over the next frames.
+// measure: build and time the three paths now (a picked model); otherwise (a fine-tuned copy, ready
+// at the end of a session) keep the picked model's verdict and build the faster paths over the
+// next frames (continue_faster_paths).
 void use_model(AppState& app, const Model& m, const std::string& name, bool tuned, bool measure = true) {
   auto engine = std::make_unique<XnnEngine>(m);
-  auto winograd = make_winograd_engine(m);
+  auto winograd = measure ? make_winograd_engine(m) : nullptr;
   app.engine = std::move(engine);
   app.winograd_engine = std::move(winograd);
+  app.int8_engine.reset();
   app.int8_calibrator.reset();
-  app.int8_pending.reset();
+  app.pending_model.reset();
+  app.winograd_pending = false;
   if (measure) {
     choose_engine(app, m);
     warm_up_training(*app.engine, m, app.calibration.size() >= 784 ? app.calibration.data() : app.input28);
   } else {
-    app.int8_engine.reset();
-    app.path = faster_f32_path(app);  // the picked model's timings; int8 once calibrated, if it won
-    if (!app.calibration.empty() && m.arch.input.size() == 784) {
-      app.int8_pending = std::make_unique<Model>(m);
-      app.int8_calibrator = std::make_unique<ActivationCalibrator>(m);
-    }
+    app.path = InferencePath::f32;
+    app.pending_model = std::make_unique<Model>(m);
+    app.winograd_pending = true;
+    if (!app.calibration.empty() && m.arch.input.size() == 784) app.int8_calibrator = std::make_unique<ActivationCalibrator>(m);
   }
   app.model_name = name;
   app.model_parameters = parameter_count(m.arch);
@@ -224,8 +234,8 @@ bool app_select_model(AppState& app, int i) {
     app.model_error = entry.label + ": " + e.what();
     return false;
   }
-  if (app.tuning.active()) {
-    app.tuning.cancel();
+  if (app.tuning->active()) {
+    app.tuning->cancel();
     append_notice(app, "fine-tuning cancelled: another model was picked");
   }
   app.selected = i;
@@ -327,7 +337,9 @@ bool app_start_fine_tune(AppState& app) {
     // the head alone at Adam's usual 1e-3 moves too little in 20 epochs (loss 6.9 -> 3.5, style
     // still misread); 3e-3 learns it (loss -> 0.2). With conv layers training too, 1e-3 is enough.
     config.optimizer.lr = app.trainable == "head" ? 3e-3f : 1e-3f;
-    app.tuning.start(*app.base, app.replay, app.samples.data(), config);
+    const auto t0 = std::chrono::steady_clock::now();
+    app.tuning->start(*app.base, app.replay, app.samples.data(), config);
+    app.tune_start_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     app.notice.clear();
     return true;
   } catch (const Error& e) {
@@ -337,20 +349,21 @@ bool app_start_fine_tune(AppState& app) {
 }
 
 void app_cancel_fine_tune(AppState& app) {
-  if (!app.tuning.active()) return;
-  app.tuning.cancel();
+  if (!app.tuning->active()) return;
+  app.tuning->cancel();
   app.notice = "fine-tuning cancelled; the model is unchanged";
 }
 
 void app_tick(AppState& app, double budget_ms) {
-  continue_int8_calibration(app);
-  switch (app.tuning.tick(budget_ms)) {
+  continue_faster_paths(app);
+  switch (app.tuning->tick(budget_ms)) {
     case FineTuneDriver::Event::none: return;
-    case FineTuneDriver::Event::failed: app.notice = app.tuning.status().message; return;
+    case FineTuneDriver::Event::failed: app.notice = app.tuning->status().message; return;
     case FineTuneDriver::Event::finished: break;
   }
+  const auto t0 = std::chrono::steady_clock::now();
   try {
-    const Model tuned = app.tuning.result();
+    const Model tuned = app.tuning->result();
     use_model(app, tuned, entry_label(app) + " (fine-tuned)", true, /*measure=*/false);
     save_model_file(tuned, app.models.tuned_path(size_t(app.selected)));
     persist(app);
@@ -358,11 +371,12 @@ void app_tick(AppState& app, double budget_ms) {
   } catch (const Error& e) {
     app.notice = std::string("the fine-tuned model could not be kept: ") + e.what();
   }
+  app.tune_finish_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
 
 void app_revert(AppState& app) {
   if (!app.base || app.selected < 0) return;
-  app.tuning.cancel();
+  app.tuning->cancel();
   use_model(app, *app.base, entry_label(app), false);
   std::remove(app.models.tuned_path(size_t(app.selected)).c_str());
   persist(app);

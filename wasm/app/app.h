@@ -52,9 +52,11 @@ struct AppState {
   InferencePath path = InferencePath::f32;       // the one predicting now
   InferencePath preferred = InferencePath::f32;  // the measured verdict, kept for fine-tuned copies
   double f32_us = 0, winograd_us = 0, int8_us = 0;  // one digit, median of a few runs when the model was picked
-  // A fine-tuned model's int8 path is calibrated a few digits per frame after the session (so its
-  // last frame does not stall); the faster f32 path predicts meanwhile.
-  std::unique_ptr<Model> int8_pending;
+  // A fine-tuned model's faster paths are built after its session, a piece per frame, so the frame
+  // that puts it in use stays short: the Winograd engine (filters transformed and packed, 7-20 ms)
+  // on the next frame, then the int8 calibration a few digits per frame. Direct f32 predicts meanwhile.
+  std::unique_ptr<Model> pending_model;  // the model those paths are for; null when none is pending
+  bool winograd_pending = false;
   std::unique_ptr<ActivationCalibrator> int8_calibrator;
   std::string model_name, model_error;
   int64_t model_parameters = 0;
@@ -66,8 +68,12 @@ struct AppState {
   int selected_sample = -1;               // in the gallery: relabel or delete it
   Dataset replay;                         // MNIST digits mixed into fine-tuning
   std::vector<float> calibration;         // the first 256 replay digits as pixels: the int8 path's calibration
-  FineTuneDriver tuning;
+  // Where sessions run: here, in slices, unless the page installs its worker driver.
+  std::unique_ptr<FineTuneDriver> tuning = std::make_unique<SlicedFineTuneDriver>();
   std::string trainable = "head";         // head | last-block | all: what fine-tuning trains
+  // Page-thread cost of the last session's start (checks, the request to the worker or the first
+  // slices' setup) and of putting its model in use at the end, in ms: frames that do either are longer.
+  double tune_start_ms = 0, tune_finish_ms = 0;
   // Before/after of the last finished session, shown until the next one.
   std::string notice;                     // last message for the person (saved, failed, ...)
 };

@@ -7,7 +7,7 @@
 
 namespace digitlab {
 
-void FineTuneDriver::start(const Model& base, const Dataset& replay, const Dataset& samples, const FineTuneConfig& config) {
+void SlicedFineTuneDriver::start(const Model& base, const Dataset& replay, const Dataset& samples, const FineTuneConfig& config) {
   auto tuner = std::make_unique<FineTuner>(base, replay, config);
   tuner->start(samples);  // cheap: checks and queues; the trunk runs in tick()
   tuner_ = std::move(tuner);
@@ -16,7 +16,7 @@ void FineTuneDriver::start(const Model& base, const Dataset& replay, const Datas
   longest_slice_ms_ = 0;
 }
 
-FineTuneDriver::Event FineTuneDriver::tick(double budget_ms) {
+FineTuneDriver::Event SlicedFineTuneDriver::tick(double budget_ms) {
   if (!tuner_) return Event::none;
   using Clock = std::chrono::steady_clock;
   const auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
@@ -41,13 +41,13 @@ FineTuneDriver::Event FineTuneDriver::tick(double budget_ms) {
   return e;
 }
 
-void FineTuneDriver::cancel() {
+void SlicedFineTuneDriver::cancel() {
   tuner_.reset();
   result_.reset();
   status_ = FineTuneStatus{};
 }
 
-Model FineTuneDriver::result() const {
+Model SlicedFineTuneDriver::result() const {
   if (!result_) throw Error("no finished fine-tuning session");
   return *result_;
 }

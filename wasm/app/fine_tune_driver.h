@@ -1,10 +1,13 @@
-// Runs a fine-tuning session (FineTuner) on the page's main thread without freezing it: each frame
-// gets a time budget and the session advances slice by slice until the budget is spent. A state
-// machine the page and the tests observe:
+// Runs a fine-tuning session (FineTuner) for the page without freezing it. A state machine the page
+// and the tests observe:
 //
 //   idle --start--> preparing --(features, "before")--> running --(steps, "after")--> done
 //                        \________________________ cancel ______________________/ -> idle
 //                                                     non-finite loss ------------> failed
+//
+// Two drivers share this interface: SlicedFineTuneDriver runs the session on the calling thread, a
+// time budget per frame (tests, and the page when no worker can run); WorkerFineTuneDriver
+// (worker_fine_tune_driver.h) runs it in a Web Worker, so the page's frames only draw.
 #pragma once
 #include <memory>
 #include <string>
@@ -16,21 +19,37 @@ namespace digitlab {
 class FineTuneDriver {
  public:
   enum class Event { none, finished, failed };
+  virtual ~FineTuneDriver() = default;
 
   // Starts a session from base on samples (replay digits mixed in). Throws Error (nothing running)
   // for an empty sample set, a model that cannot be tuned or a bad setting.
-  void start(const Model& base, const Dataset& replay, const Dataset& samples, const FineTuneConfig& config);
-  // Advances slice by slice while the next slice should fit in budget_ms (at least one slice).
-  // Returns finished once, on the tick the session completes (result() is then valid), or failed
-  // once with status().message.
-  Event tick(double budget_ms);
-  void cancel();  // drops the session; the status shows idle again
+  virtual void start(const Model& base, const Dataset& replay, const Dataset& samples, const FineTuneConfig& config) = 0;
+  // The frame's share: advances the session (in budget_ms, where it runs here) or takes what the
+  // worker sent. Returns finished once, on the tick the session completes (result() is then valid),
+  // or failed once with status().message.
+  virtual Event tick(double budget_ms) = 0;
+  virtual void cancel() = 0;  // drops the session; the status shows idle again
 
-  bool active() const { return tuner_ != nullptr; }
+  virtual bool active() const = 0;
   // The live session's status, or the last session's final one (done/failed) until the next start.
-  const FineTuneStatus& status() const { return status_; }
-  Model result() const;          // the tuned model; throws Error unless the last session finished
-  double longest_slice_ms() const { return longest_slice_ms_; }  // in the current/last session
+  virtual const FineTuneStatus& status() const = 0;
+  virtual Model result() const = 0;              // the tuned model; throws Error unless the last session finished
+  virtual double longest_slice_ms() const = 0;   // the longest piece of uninterrupted work, current/last session
+  virtual const char* runs_in() const = 0;       // "main thread" or "worker": where the current/last session ran
+};
+
+class SlicedFineTuneDriver : public FineTuneDriver {
+ public:
+  void start(const Model& base, const Dataset& replay, const Dataset& samples, const FineTuneConfig& config) override;
+  // Advances slice by slice while the next slice should fit in budget_ms (at least one slice).
+  Event tick(double budget_ms) override;
+  void cancel() override;
+
+  bool active() const override { return tuner_ != nullptr; }
+  const FineTuneStatus& status() const override { return status_; }
+  Model result() const override;
+  double longest_slice_ms() const override { return longest_slice_ms_; }
+  const char* runs_in() const override { return "main thread"; }
 
  private:
   std::unique_ptr<FineTuner> tuner_;

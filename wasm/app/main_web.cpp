@@ -12,16 +12,20 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "app.h"
+#include "tuner_link_web.h"
 #include "ui.h"
+#include "worker_fine_tune_driver.h"
 
 namespace {
 
 GLFWwindow* g_window = nullptr;
 digitlab::AppState g_app;
+digitlab::WorkerFineTuneDriver* g_tuner = nullptr;  // g_app.tuning: sessions run in the page's worker
 digitlab::UiState g_ui;
 bool g_pointer_entered = false;
 // Frame timing: the work of the last frame, and the longest frame while fine-tuning runs.
@@ -66,7 +70,7 @@ void frame() {
   glClear(GL_COLOR_BUFFER_BIT);
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
   g_frame_ms = emscripten_get_now() - t0;
-  const bool tuning = g_app.tuning.active();
+  const bool tuning = g_app.tuning->active();
   if (tuning && !g_was_tuning) g_max_frame_ms_tuning = 0;  // a new session
   if (tuning || g_was_tuning) g_max_frame_ms_tuning = std::max(g_max_frame_ms_tuning, g_frame_ms);
   g_was_tuning = tuning;
@@ -112,16 +116,18 @@ extern "C" EMSCRIPTEN_KEEPALIVE const char* app_state_json() {
   s["selectedSample"] = a.selected_sample >= 0 ? json(a.selected_sample) : json(nullptr);
   s["tuned"] = a.tuned;
   s["trainable"] = a.trainable;
-  const digitlab::FineTuneStatus& t = a.tuning.status();
+  const digitlab::FineTuneStatus& t = a.tuning->status();
   static const char* states[] = {"idle", "preparing", "running", "done", "failed"};
   s["fineTune"] = {{"state", states[int(t.state)]}, {"progress", t.progress()}, {"step", t.step},
                    {"totalSteps", t.total_steps}, {"epoch", t.epoch}, {"loss", t.loss_history},
                    {"accuracy", t.accuracy_history}, {"heldoutSamples", t.heldout_samples},
                    {"heldoutBefore", finite_or_minus_one(t.heldout_before)}, {"heldoutAfter", finite_or_minus_one(t.heldout_after)},
                    {"replayBefore", finite_or_minus_one(t.replay_before)}, {"replayAfter", finite_or_minus_one(t.replay_after)},
-                   {"message", t.message}, {"longestSliceMs", a.tuning.longest_slice_ms()}};
+                   {"message", t.message}, {"longestSliceMs", a.tuning->longest_slice_ms()},
+                   {"runsIn", a.tuning->runs_in()}};
   s["notice"] = a.notice.empty() ? json(nullptr) : json(a.notice);
   s["perf"] = {{"inferenceMs", a.inference_ms}, {"frameMs", g_frame_ms}, {"maxFrameMsWhileTuning", g_max_frame_ms_tuning},
+               {"fineTuneStartMs", a.tune_start_ms}, {"fineTuneFinishMs", a.tune_finish_ms},
                {"engine", path_name(a.path)}, {"f32Us", a.f32_us}, {"winogradUs", a.winograd_us}, {"int8Us", a.int8_us}};
   return keep(s.dump());
 }
@@ -171,6 +177,20 @@ extern "C" EMSCRIPTEN_KEEPALIVE void app_pointer_js(int pen, float x, float y, i
   if (button >= 0) io.AddMouseButtonEvent(ImGuiMouseButton_Left, button == 1);
 }
 
+// Messages from the fine-tuning worker (web/static/shell.js forwards them; tuner_link_web.cpp sends).
+extern "C" EMSCRIPTEN_KEEPALIVE void app_tuner_status(int session, const char* status_json) {
+  g_tuner->on_status(session, status_json);
+}
+// Takes a copy of the tuned model's bytes (malloc'ed by the page).
+extern "C" EMSCRIPTEN_KEEPALIVE void app_tuner_finished(int session, const char* status_json, const uint8_t* model, int size) {
+  g_tuner->on_finished(session, status_json, model, size_t(size));
+}
+// The worker has loaded: it warms up on the model in use while the page is idle.
+extern "C" EMSCRIPTEN_KEEPALIVE void app_tuner_ready() {
+  if (g_app.base) g_tuner->warm_up(*g_app.base, g_app.replay);
+}
+extern "C" EMSCRIPTEN_KEEPALIVE void app_tuner_lost(const char* why) { g_tuner->on_worker_lost(why); }
+
 // Called by the page once IndexedDB is mounted at /data and the shipped files are in /models.
 extern "C" EMSCRIPTEN_KEEPALIVE int app_start_js() {
   const bool ok = digitlab::app_start(g_app, "/models", "digitlab-cnn", "/models/mnist-replay-1000-images.idx.gz",
@@ -185,13 +205,23 @@ extern "C" EMSCRIPTEN_KEEPALIVE int app_load_model_bytes(const uint8_t* bytes, i
 }
 
 // Writes the in-memory /data folder through to IndexedDB; called after every change.
+// Writes counted in flight, so window.app.saved() can tell when everything has reached IndexedDB.
 void persist_to_indexeddb() {
-  EM_ASM(FS.syncfs(false, function(err) { if (err) console.warn('saving to IndexedDB failed: ' + err); }););
+  EM_ASM({
+    Module.savesInFlight = (Module.savesInFlight || 0) + 1;
+    FS.syncfs(false, function(err) {
+      if (err) console.warn('saving to IndexedDB failed: ' + err);
+      if (--Module.savesInFlight === 0 && Module.onSaved) Module.onSaved();
+    });
+  });
 }
 
 int main() {
   g_app.storage_dir = "/data";
   g_app.persist = persist_to_indexeddb;
+  auto tuner = std::make_unique<digitlab::WorkerFineTuneDriver>(std::make_unique<digitlab::WebTunerLink>());
+  g_tuner = tuner.get();
+  g_app.tuning = std::move(tuner);
   if (!glfwInit()) {
     std::fprintf(stderr, "GLFW could not start\n");
     return 1;

@@ -200,8 +200,8 @@ void samples_panel(AppState& app, UiState& ui) {
 }
 
 void fine_tune_panel(AppState& app, UiState& ui) {
-  const bool running = app.tuning.active();
-  const FineTuneStatus& s = app.tuning.status();
+  const bool running = app.tuning->active();
+  const FineTuneStatus& s = app.tuning->status();
   ImGui::BeginDisabled(running);
   const bool tune = ImGui::Button("Fine-tune on my samples");
   name_last_item(ui, "fine-tune");

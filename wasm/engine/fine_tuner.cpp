@@ -37,8 +37,7 @@ void shifted(const float* img, float* out, int side, int dx, int dy) {
 
 }  // namespace
 
-FineTuner::FineTuner(const Model& base, const Dataset& replay, const FineTuneConfig& config)
-    : base_(fold_batch_norm(base)), config_(config), trunk_(base_), replay_(replay), rng_(config.seed) {
+void FineTuner::check_config(const FineTuneConfig& config) {
   if (config.trainable != "head" && config.trainable != "last-block" && config.trainable != "all")
     throw Error("trainable layers must be 'head', 'last-block' or 'all', not '" + config.trainable + "'");
   if (config.epochs < 1 || config.epochs > 1000) throw Error("epochs must be between 1 and 1000");
@@ -46,6 +45,20 @@ FineTuner::FineTuner(const Model& base, const Dataset& replay, const FineTuneCon
   if (config.replay_per_batch < 0 || config.replay_per_batch >= config.batch)
     throw Error("replay digits per batch must be at least 0 and fewer than the batch size");
   if (!(config.holdout >= 0.f && config.holdout < 1.f)) throw Error("holdout must be in [0, 1)");
+}
+
+void FineTuner::check_samples(const Architecture& arch, const Dataset& samples) {
+  if (samples.size() == 0) throw Error("no samples to fine-tune on: label some digits first");
+  if (samples.rows != arch.input.h || samples.cols != arch.input.w)
+    throw Error("samples are " + std::to_string(samples.rows) + "x" + std::to_string(samples.cols) +
+                " images; the model takes " + std::to_string(arch.input.h) + "x" + std::to_string(arch.input.w));
+  for (uint8_t l : samples.labels)
+    if (l > 9) throw Error("sample label " + std::to_string(l) + " is not a digit");
+}
+
+FineTuner::FineTuner(const Model& base, const Dataset& replay, const FineTuneConfig& config)
+    : base_(fold_batch_norm(base)), config_(config), trunk_(base_), replay_(replay), rng_(config.seed) {
+  check_config(config);
   first_layer_ = config.trainable == "head" ? head_start(base_.arch)
                  : config.trainable == "all" ? 0 : last_block_start(base_.arch);
   head_ = std::make_unique<TailTrainer>(base_, first_layer_, config.optimizer, config.seed, xnn_matmul());
@@ -57,12 +70,7 @@ FineTuner::FineTuner(const Model& base, const Dataset& replay, const FineTuneCon
 }
 
 void FineTuner::start(const Dataset& samples) {
-  if (samples.size() == 0) throw Error("no samples to fine-tune on: label some digits first");
-  if (samples.rows != base_.arch.input.h || samples.cols != base_.arch.input.w)
-    throw Error("samples are " + std::to_string(samples.rows) + "x" + std::to_string(samples.cols) +
-                " images; the model takes " + std::to_string(base_.arch.input.h) + "x" + std::to_string(base_.arch.input.w));
-  for (uint8_t l : samples.labels)
-    if (l > 9) throw Error("sample label " + std::to_string(l) + " is not a digit");
+  check_samples(base_.arch, samples);
   status_ = FineTuneStatus{};
   feature_jobs_.clear();
   eval_jobs_.clear();

@@ -51,6 +51,11 @@ class FineTuner {
   // cannot be trained or a bad configuration. Cheap: the trunk runs only once start() is called.
   FineTuner(const Model& base, const Dataset& replay, const FineTuneConfig& config);
 
+  // The checks the constructor and start() make on their arguments alone (cheap: nothing is built),
+  // for a caller that hands the session to another thread and wants its errors at once.
+  static void check_config(const FineTuneConfig& config);                  // throws Error
+  static void check_samples(const Architecture& arch, const Dataset& samples);  // throws Error
+
   // Checks and splits the samples (seeded) and queues the work: trunk features of the replay digits,
   // held-out and training samples, then the "before" accuracies. State becomes preparing. Throws
   // Error for an empty sample set, images of the wrong size or labels that are not digits.

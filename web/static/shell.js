@@ -12,7 +12,8 @@
   const simdProbe = new Uint8Array([0,97,115,109,1,0,0,0,1,5,1,96,0,1,123,3,2,1,0,10,22,1,20,0,253,12,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,11]);
   const hasSimd = typeof WebAssembly === 'object' && WebAssembly.validate(simdProbe);
 
-  let resolveReady, rejectReady;
+  let resolveReady, rejectReady, resolveWorker;
+  let savedWaiters = [];
   const str = (ptr) => Module.UTF8ToString(ptr) || null;
   const withBytes = (bytes, fn) => {  // copies bytes into the module's heap for the call
     const p = Module._malloc(bytes.length);
@@ -23,8 +24,17 @@
   window.app = {
     // Resolved once the module runs and a model is loaded; rejected with the reason otherwise.
     ready: new Promise((res, rej) => { resolveReady = res; rejectReady = rej; }),
+    // Resolved once the fine-tuning worker answers (true), or when there will be none (false: sessions
+    // then run on the page's thread, in slices between frames).
+    fineTuneWorker: new Promise((res) => { resolveWorker = res; }),
     // Milliseconds from navigation start to ready (performance.now() at that moment).
     timing: { readyMs: null },
+    // Resolves once every change so far (samples, models, the fine-tuned model) is in IndexedDB,
+    // i.e. survives a reload or a closed tab.
+    saved() {
+      if (!Module.savesInFlight) return Promise.resolve();
+      return new Promise((resolve) => savedWaiters.push(resolve));
+    },
     // A plain object: what the page shows right now (see web/README.md for every field).
     state() { return JSON.parse(Module.UTF8ToString(Module._app_state_json())); },
     // The drawing pad's position and size in CSS pixels, relative to the viewport.
@@ -141,6 +151,45 @@
     if (Module._app_start_js() !== 1) throw new Error(str(Module._app_model_error()) || 'no usable model');
   }
 
+  // Fine-tuning runs in a Web Worker (tuner_worker.js), loaded once the page is ready so it never
+  // delays the first prediction. Until it answers, or if it cannot load, sessions run on this thread
+  // in slices (state().fineTune.runsIn says which). Its messages go to the app (main_web.cpp).
+  function startTunerWorker() {
+    if (typeof Worker !== 'function') { resolveWorker(false); return; }
+    let worker;
+    try { worker = new Worker('tuner_worker.js'); } catch (e) {
+      console.warn('fine-tuning worker unavailable: ' + e.message);
+      resolveWorker(false);
+      return;
+    }
+    const tuner = { ready: false, post: (message, transfer) => worker.postMessage(message, transfer) };
+    const lost = (why) => {
+      tuner.ready = false;
+      resolveWorker(false);
+      Module.ccall('app_tuner_lost', null, ['string'], [why]);
+    };
+    worker.onmessage = (e) => {
+      const m = e.data;
+      if (m.type === 'ready') {
+        tuner.ready = true;
+        Module._app_tuner_ready();  // a hidden warm-up session, so the first real one runs compiled code
+        resolveWorker(true);
+      }
+      else if (m.type === 'status') Module.ccall('app_tuner_status', null, ['number', 'string'], [m.session, m.status]);
+      else if (m.type === 'finished') {
+        withBytes(m.model, (p) => Module.ccall('app_tuner_finished', null, ['number', 'string', 'number', 'number'],
+                                                [m.session, m.status, p, m.model.length]));
+      } else if (m.type === 'lost') { lost(m.message); worker.terminate(); }
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      console.warn('fine-tuning worker failed: ' + e.message + '; sessions run on the page instead');
+      lost('the fine-tuning worker failed: ' + e.message);
+      worker.terminate();
+    };
+    Module.tuner = tuner;
+  }
+
   window.Module = {
     canvas,
     print: (t) => console.log(t),
@@ -151,7 +200,13 @@
         status.className = 'hidden';
         window.app.timing.readyMs = performance.now();
         resolveReady();
-      }, (e) => { fail('The model could not be loaded: ' + e.message); rejectReady(e); });
+        startTunerWorker();
+      }, (e) => { fail('The model could not be loaded: ' + e.message); rejectReady(e); resolveWorker(false); });
+    },
+    onSaved() {
+      const waiting = savedWaiters;
+      savedWaiters = [];
+      waiting.forEach((resolve) => resolve());
     },
     onWebGLError() { fail('This page needs WebGL2, which this browser does not provide.'); rejectReady(new Error('no WebGL2')); },
     onAbort(what) { fail('The app stopped: ' + what); rejectReady(new Error(String(what))); },

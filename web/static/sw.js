@@ -2,7 +2,8 @@
 // picked up as soon as the server answers), the cache when the network fails. Installing caches
 // the whole app, shipped models included, so the first visit already makes it available offline.
 const CACHE = 'digitlab-v1';
-const APP_FILES = ['./', 'index.html', 'shell.js', 'pointer.js', 'app.js', 'app.wasm', 'models/manifest.json'];
+const APP_FILES = ['./', 'index.html', 'shell.js', 'pointer.js', 'app.js', 'app.wasm', 'tuner_worker.js', 'tuner.js', 'tuner.wasm',
+                   'models/manifest.json'];
 
 self.addEventListener('install', (event) => {
   event.waitUntil((async () => {

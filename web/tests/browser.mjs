@@ -41,9 +41,11 @@ export async function launchBrowser() {
 }
 
 // Opens the page, collecting console errors and uncaught exceptions, and waits for window.app.ready.
-// options: browser context options (e.g. hasTouch, deviceScaleFactor) over a 1280x800 viewport.
-export async function openPage(browser, url, options = {}) {
+// options: browser context options (e.g. hasTouch, deviceScaleFactor) over a 1280x800 viewport, and
+// initScript, a function run in the page before its own scripts (e.g. to take a browser feature away).
+export async function openPage(browser, url, { initScript, ...options } = {}) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, ...options });
+  if (initScript) await page.addInitScript(initScript);
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));

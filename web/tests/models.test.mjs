@@ -31,7 +31,7 @@ test('the model picker lists shipped models with parameters and accuracy and swi
   assert.equal(s.modelParameters, 421642);
   await draw(page, DIGITS[7]);
   assert.equal((await state(page)).top, 7, 'the picked model classifies');
-  await page.waitForTimeout(300);
+  await page.evaluate(() => window.app.saved());
   await page.reload();
   await page.evaluate(() => window.app.ready);
   assert.equal((await state(page)).model, 'seed-cnn', 'the choice is remembered');
@@ -56,7 +56,7 @@ test('a weight file from the file dialog is validated, used and kept', async () 
   assert.ok(s.models.some((m) => m.loaded && m.label === 'seed-cnn.safetensors'));
   await draw(page, DIGITS[0]);
   assert.equal((await state(page)).top, 0);
-  await page.waitForTimeout(300);
+  await page.evaluate(() => window.app.saved());
   await page.reload();
   await page.evaluate(() => window.app.ready);
   assert.equal((await state(page)).model, 'seed-cnn.safetensors', 'kept across reloads');
@@ -84,7 +84,7 @@ test('a sample clicked in the gallery is relabelled with a number key, or delete
   s = await state(page);
   assert.deepEqual(s.sampleLabels, [0]);
   assert.equal(s.selectedSample, null);
-  await page.waitForTimeout(300);
+  await page.evaluate(() => window.app.saved());
   await page.reload();
   await page.evaluate(() => window.app.ready);
   assert.deepEqual((await state(page)).sampleLabels, [0]);

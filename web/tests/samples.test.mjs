@@ -12,7 +12,7 @@ after(async () => { await browser?.close(); server?.stop(); });
 
 const state = (page) => page.evaluate(() => window.app.state());
 async function reload(page) {
-  await page.waitForTimeout(300);  // let the IndexedDB write-through finish
+  await page.evaluate(() => window.app.saved());  // every change has reached IndexedDB
   await page.reload();
   await page.evaluate(() => window.app.ready);
 }
@@ -47,6 +47,7 @@ test('fine-tuning runs in the page, changes the model, survives a reload; revert
       await page.waitForTimeout(50);
     }
   assert.equal((await state(page)).sampleTotal, 6);
+  assert.equal(await page.evaluate(() => window.app.fineTuneWorker), true, 'the fine-tuning worker loads');
   await draw(page, DIGITS[7]);
   const before = (await state(page)).probabilities;
 
@@ -59,6 +60,7 @@ test('fine-tuning runs in the page, changes the model, survives a reload; revert
   await page.waitForTimeout(50);
   let s = await state(page);
   assert.ok(['preparing', 'running'].includes(s.fineTune.state), `fine-tuning should have started: ${JSON.stringify(s.fineTune)}`);
+  assert.equal(s.fineTune.runsIn, 'worker');
   // The page stays usable while it runs: a stroke started during the session is drawn and read.
   await page.keyboard.press('c');
   assert.ok(['preparing', 'running'].includes((await state(page)).fineTune.state), 'fine-tuning while drawing');
@@ -91,6 +93,27 @@ test('fine-tuning runs in the page, changes the model, survives a reload; revert
   assert.equal(s.model, 'digitlab-cnn');
   await reload(page);
   assert.equal((await state(page)).tuned, false);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('without Web Workers, fine-tuning runs between the page\'s frames and ends the same way', async () => {
+  const { page, errors } = await openPage(browser, server.url, { initScript: () => { delete window.Worker; } });
+  assert.equal(await page.evaluate(() => window.app.fineTuneWorker), false);
+  for (const digit of ['1', '0', '7']) {
+    await draw(page, DIGITS[digit]);
+    await page.keyboard.press(digit);
+    await page.waitForTimeout(50);
+  }
+  assert.equal(await page.evaluate(() => window.app.fineTune({ layers: 'head' })), true);
+  assert.equal((await state(page)).fineTune.runsIn, 'main thread');
+  await draw(page, DIGITS[1]);  // drawing still works meanwhile
+  assert.equal((await state(page)).top, 1);
+  await page.waitForFunction(() => !['preparing', 'running'].includes(window.app.state().fineTune.state), null, { timeout: 120000 });
+  const s = await state(page);
+  assert.equal(s.fineTune.state, 'done', s.notice);
+  assert.equal(s.tuned, true);
+  assert.match(s.notice, /saved/);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -1,0 +1,349 @@
+// The page's fine-tuning worker protocol (native and under node): a session sent to the worker as
+// bytes (fine_tune_messages.h), run there (FineTuneWorker) and reported back through
+// WorkerFineTuneDriver ends exactly as the same session run on the page's thread; stale messages of
+// a cancelled session, a lost worker and bad bytes from it end cleanly. The loopback link below does
+// what web/static/tuner_worker.js does with each message; web/tests/ run the real Web Worker.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "digitlab/error.h"
+#include "digitlab/idx.h"
+#include "digitlab/safetensors.h"
+#include "fine_tune_worker.h"
+#include "worker_fine_tune_driver.h"
+
+namespace digitlab {
+namespace {
+
+const std::string kModels = std::string(DIGITLAB_SOURCE_DIR) + "/models";
+
+Dataset first(const Dataset& d, size_t from, size_t n) {
+  Dataset out;
+  out.images.assign(d.image(from), d.image(from + n));
+  out.labels.assign(d.labels.begin() + long(from), d.labels.begin() + long(from + n));
+  return out;
+}
+
+struct Fixture {
+  Model base = load_model_file(kModels + "/seed-cnn.safetensors");
+  Dataset digits = load_dataset(kModels + "/mnist-replay-1000-images.idx.gz", kModels + "/mnist-replay-1000-labels.idx.gz");
+  Dataset replay = first(digits, 0, 120), samples = first(digits, 900, 30);
+  FineTuneConfig config = [] {
+    FineTuneConfig c;
+    c.trainable = "last-block";
+    c.epochs = 3;
+    c.batch = 16;
+    c.replay_per_batch = 4;
+    return c;
+  }();
+};
+
+// The worker, in-process: each pump() is one chunk of the worker's loop and the message it posts.
+class LoopbackLink : public FineTuneWorkerLink {
+ public:
+  bool is_ready = true;
+  int starts = 0, cancels = 0;
+  FineTuneWorker worker;
+  int session = 0;
+  bool running = false;
+  std::string refused_status;  // a start the worker refused, posted on the next pump
+
+  bool ready() const override { return is_ready; }
+  void start(int s, const FineTuneRequest& request) override {
+    ++starts;
+    session = s;
+    running = worker.start(request);
+    if (!running) refused_status = worker.status_json();
+  }
+  void cancel(int s) override {
+    ++cancels;
+    if (s == session) worker.cancel(), running = false;
+  }
+  // Delivers one message to the driver; false when the worker has nothing more to say.
+  bool pump(WorkerFineTuneDriver& d, double budget_ms = 5) {
+    if (!refused_status.empty()) {
+      d.on_status(session, refused_status);
+      refused_status.clear();
+      return false;
+    }
+    if (!running) return false;
+    const FineTuneDriver::Event e = worker.advance(budget_ms);
+    if (e == FineTuneDriver::Event::finished) {
+      const std::vector<uint8_t> model = worker.result_bytes();
+      d.on_finished(session, worker.status_json(), model.data(), model.size());
+    } else {
+      d.on_status(session, worker.status_json());
+    }
+    running = e == FineTuneDriver::Event::none;
+    return running;
+  }
+};
+
+struct Wired {
+  LoopbackLink* link;
+  std::unique_ptr<WorkerFineTuneDriver> driver;
+};
+Wired wired() {
+  auto link = std::make_unique<LoopbackLink>();
+  LoopbackLink* raw = link.get();
+  return {raw, std::make_unique<WorkerFineTuneDriver>(std::move(link))};
+}
+
+void expect_same_params(const Model& a, const Model& b) {
+  ASSERT_EQ(a.params.size(), b.params.size());
+  for (const auto& [name, t] : a.params) {
+    const Tensor& u = b.params.at(name);
+    ASSERT_EQ(t.shape, u.shape) << name;
+    EXPECT_EQ(0, std::memcmp(t.data.data(), u.data.data(), t.data.size() * sizeof(float))) << name << " differs";
+  }
+}
+
+TEST(FineTuneWorker, ASessionInTheWorkerEndsExactlyAsOnThePagesThread) {
+  Fixture f;
+  SlicedFineTuneDriver here;
+  here.start(f.base, f.replay, f.samples, f.config);
+  while (here.tick(50) == FineTuneDriver::Event::none) {
+  }
+  ASSERT_EQ(here.status().state, FineTuneStatus::State::done) << here.status().message;
+
+  Wired w = wired();
+  w.driver->start(f.base, f.replay, f.samples, f.config);
+  EXPECT_STREQ(w.driver->runs_in(), "worker");
+  EXPECT_EQ(w.link->starts, 1);
+  EXPECT_TRUE(w.driver->active());
+  EXPECT_EQ(w.driver->status().state, FineTuneStatus::State::preparing);
+  int events = 0, messages = 0;
+  float last_progress = 0;
+  for (;;) {
+    const bool more = w.link->pump(*w.driver);
+    ++messages;
+    EXPECT_GE(w.driver->status().progress(), last_progress);
+    last_progress = w.driver->status().progress();
+    const FineTuneDriver::Event e = w.driver->tick(0);
+    if (e != FineTuneDriver::Event::none) {
+      ++events;
+      EXPECT_EQ(e, FineTuneDriver::Event::finished) << w.driver->status().message;
+    }
+    if (!more) break;
+  }
+  EXPECT_GT(messages, 3);  // progress arrived in pieces
+  EXPECT_EQ(events, 1);
+  EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::none);  // reported once
+  EXPECT_FALSE(w.driver->active());
+  const FineTuneStatus& s = w.driver->status();
+  ASSERT_EQ(s.state, FineTuneStatus::State::done);
+  EXPECT_EQ(s.step, here.status().step);
+  EXPECT_EQ(s.loss_history, here.status().loss_history);
+  EXPECT_EQ(s.accuracy_history, here.status().accuracy_history);
+  EXPECT_EQ(s.heldout_samples, here.status().heldout_samples);
+  EXPECT_EQ(s.heldout_before, here.status().heldout_before);
+  EXPECT_EQ(s.heldout_after, here.status().heldout_after);
+  EXPECT_EQ(s.replay_after, here.status().replay_after);
+  EXPECT_GT(w.driver->longest_slice_ms(), 0);
+  expect_same_params(w.driver->result(), here.result());
+}
+
+TEST(FineTuneWorker, CancelIgnoresTheOldSessionsMessagesAndANewSessionRuns) {
+  Fixture f;
+  Wired w = wired();
+  w.driver->start(f.base, f.replay, f.samples, f.config);
+  const int first_session = w.driver->session();
+  w.link->pump(*w.driver);
+  const std::string in_flight = w.link->worker.status_json();  // posted before the cancel arrived
+  w.driver->cancel();
+  EXPECT_EQ(w.link->cancels, 1);
+  EXPECT_FALSE(w.driver->active());
+  EXPECT_EQ(w.driver->status().state, FineTuneStatus::State::idle);
+  w.driver->on_status(first_session, in_flight);
+  EXPECT_EQ(w.driver->status().state, FineTuneStatus::State::idle);
+  EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::none);
+  EXPECT_THROW(w.driver->result(), Error);
+
+  w.driver->start(f.base, f.replay, f.samples, f.config);
+  EXPECT_GT(w.driver->session(), first_session);
+  w.driver->on_status(first_session, in_flight);  // late, from the old session: ignored
+  EXPECT_EQ(w.driver->status().work_done, 0);
+  while (w.link->pump(*w.driver)) {
+  }
+  EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::finished);
+}
+
+TEST(FineTuneWorker, TheWarmUpSessionRunsInTheWorkerAndNobodySeesIt) {
+  Fixture f;
+  Wired w = wired();
+  w.driver->warm_up(f.base, f.replay);
+  EXPECT_EQ(w.link->starts, 1);
+  EXPECT_EQ(w.link->session, WorkerFineTuneDriver::kWarmUpSession);
+  EXPECT_FALSE(w.driver->active());
+  int messages = 0;
+  while (w.link->pump(*w.driver)) ++messages;
+  EXPECT_GT(messages, 0);
+  EXPECT_EQ(fine_tune_status_from_json(w.link->worker.status_json(), nullptr).state, FineTuneStatus::State::done);
+  EXPECT_EQ(w.driver->status().state, FineTuneStatus::State::idle);  // the page saw nothing
+  EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::none);
+  EXPECT_THROW(w.driver->result(), Error);
+  // A session started during the warm-up replaces it.
+  w.driver->warm_up(f.base, f.replay);
+  w.link->pump(*w.driver);
+  w.driver->start(f.base, f.replay, f.samples, f.config);
+  while (w.link->pump(*w.driver)) {
+  }
+  EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::finished);
+  w.driver->warm_up(f.base, f.replay);  // after that, with nothing running: fine, still unseen
+  EXPECT_EQ(w.driver->status().state, FineTuneStatus::State::done);
+}
+
+TEST(FineTuneWorker, WithoutAReadyWorkerTheSessionRunsOnThePagesThread) {
+  Fixture f;
+  Wired w = wired();
+  w.link->is_ready = false;
+  w.driver->start(f.base, f.replay, f.samples, f.config);
+  EXPECT_STREQ(w.driver->runs_in(), "main thread");
+  EXPECT_EQ(w.link->starts, 0);
+  int ticks = 0;
+  FineTuneDriver::Event e = FineTuneDriver::Event::none;
+  while ((e = w.driver->tick(50)) == FineTuneDriver::Event::none && ++ticks < 100000) {
+  }
+  EXPECT_EQ(e, FineTuneDriver::Event::finished) << w.driver->status().message;
+  EXPECT_NO_THROW(w.driver->result());
+  // The next session goes to the worker once it is ready.
+  w.link->is_ready = true;
+  w.driver->start(f.base, f.replay, f.samples, f.config);
+  EXPECT_STREQ(w.driver->runs_in(), "worker");
+  EXPECT_EQ(w.link->starts, 1);
+}
+
+TEST(FineTuneWorker, RefusedSessionsThrowAtStartAndNothingIsSent) {
+  Fixture f;
+  Wired w = wired();
+  EXPECT_THROW(w.driver->start(f.base, f.replay, Dataset{}, f.config), Error);
+  FineTuneConfig bad = f.config;
+  bad.trainable = "everything";
+  EXPECT_THROW(w.driver->start(f.base, f.replay, f.samples, bad), Error);
+  EXPECT_EQ(w.link->starts, 0);
+  EXPECT_FALSE(w.driver->active());
+}
+
+TEST(FineTuneWorker, AModelTheTrainerCannotTakeFailsAMessageLaterWithTheReason) {
+  Fixture f;
+  // A valid model without a convolution: it has no "last conv block" to train.
+  Architecture mlp;
+  mlp.name = "mlp";
+  Layer flatten, fc;
+  flatten.kind = LayerKind::flatten;
+  fc.kind = LayerKind::linear;
+  fc.name = "fc";
+  fc.in_features = 784;
+  fc.out_features = 10;
+  mlp.layers = {flatten, fc};
+  const Model untrainable = init_model(mlp, 3);
+  Wired w = wired();
+  w.driver->start(untrainable, f.replay, f.samples, f.config);  // settings and samples are fine
+  EXPECT_TRUE(w.driver->active());
+  w.link->pump(*w.driver);
+  EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::failed);
+  EXPECT_FALSE(w.driver->active());
+  EXPECT_NE(w.driver->status().message.find("no convolution to train"), std::string::npos) << w.driver->status().message;
+}
+
+TEST(FineTuneWorker, ALostWorkerOrBadBytesFromItFailTheSessionWithAReason) {
+  Fixture f;
+  Wired w = wired();
+  w.driver->start(f.base, f.replay, f.samples, f.config);
+  w.driver->on_worker_lost("the fine-tuning worker stopped: out of memory");
+  EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::failed);
+  EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::none);
+  EXPECT_FALSE(w.driver->active());
+  EXPECT_EQ(w.driver->status().state, FineTuneStatus::State::failed);
+  EXPECT_NE(w.driver->status().message.find("out of memory"), std::string::npos);
+
+  w.driver->start(f.base, f.replay, f.samples, f.config);
+  std::vector<uint8_t> truncated = encode_model(f.base);
+  truncated.resize(100);
+  w.driver->on_finished(w.driver->session(), w.link->worker.status_json(), truncated.data(), truncated.size());
+  EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::failed);
+  EXPECT_NE(w.driver->status().message.find("could not be read"), std::string::npos) << w.driver->status().message;
+  EXPECT_THROW(w.driver->result(), Error);
+
+  w.driver->start(f.base, f.replay, f.samples, f.config);
+  w.driver->on_status(w.driver->session(), "{\"state\": \"dancing\"}");
+  EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::failed);
+  EXPECT_NE(w.driver->status().message.find("bad status"), std::string::npos) << w.driver->status().message;
+}
+
+TEST(FineTuneWorker, TheWorkerRefusesABadRequestWithAFailedStatus) {
+  Fixture f;
+  FineTuneRequest r = make_fine_tune_request(f.base, f.replay, f.samples, f.config);
+  r.parts[FineTuneRequest::sample_labels].pop_back();  // a truncated part
+  FineTuneWorker worker;
+  EXPECT_FALSE(worker.start(r));
+  EXPECT_FALSE(worker.active());
+  double longest = -1;
+  const FineTuneStatus s = fine_tune_status_from_json(worker.status_json(), &longest);
+  EXPECT_EQ(s.state, FineTuneStatus::State::failed);
+  EXPECT_NE(s.message.find("samples"), std::string::npos) << s.message;
+  EXPECT_EQ(longest, 0);
+}
+
+TEST(FineTuneMessages, RequestsAndStatusesSurviveTheTripAndBadOnesAreNamed) {
+  Fixture f;
+  FineTuneConfig c = f.config;
+  c.optimizer.kind = "sgd";
+  c.optimizer.lr = 0.0125f;
+  c.optimizer.clip_grad_norm = 2.5f;
+  c.holdout = 0.f;
+  c.shifted_copies = false;
+  c.seed = 1234567890123ull;
+  const DecodedFineTuneRequest d = decode_fine_tune_request(make_fine_tune_request(f.base, Dataset{}, f.samples, c));
+  EXPECT_EQ(d.replay.size(), 0u);
+  EXPECT_EQ(d.samples.images, f.samples.images);
+  EXPECT_EQ(d.samples.labels, f.samples.labels);
+  EXPECT_EQ(fine_tune_config_to_json(d.config), fine_tune_config_to_json(c));
+  EXPECT_EQ(d.config.seed, c.seed);
+  expect_same_params(d.base, f.base);
+
+  FineTuneRequest r = make_fine_tune_request(f.base, f.replay, f.samples, c);
+  r.parts[FineTuneRequest::model].resize(64);
+  try {
+    decode_fine_tune_request(r);
+    FAIL() << "a truncated model was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("the model to fine-tune"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(fine_tune_config_from_json("{\"epochs\": \"many\"}"), Error);
+  EXPECT_THROW(fine_tune_config_from_json("[1, 2]"), Error);
+  EXPECT_THROW(fine_tune_config_from_json("{\"optimizer\": 3}"), Error);
+  EXPECT_THROW(fine_tune_config_from_json("not json"), Error);
+
+  FineTuneStatus s;
+  s.state = FineTuneStatus::State::running;
+  s.step = 7;
+  s.total_steps = 40;
+  s.work_done = 19;
+  s.work_total = 60;
+  s.loss_history = {2.5f, NAN, 0.25f};
+  s.accuracy_history = {0.5f, 0.75f, 1.f};
+  s.heldout_before = NAN;
+  s.replay_before = 0.985;
+  s.message = "a \"quoted\" message";
+  double longest = 0;
+  const FineTuneStatus back = fine_tune_status_from_json(fine_tune_status_to_json(s, 4.5), &longest);
+  EXPECT_EQ(back.state, s.state);
+  EXPECT_EQ(back.step, 7);
+  EXPECT_EQ(back.total_steps, 40);
+  EXPECT_FLOAT_EQ(back.progress(), s.progress());
+  ASSERT_EQ(back.loss_history.size(), 3u);
+  EXPECT_TRUE(std::isnan(back.loss_history[1]));
+  EXPECT_EQ(back.accuracy_history, s.accuracy_history);
+  EXPECT_TRUE(std::isnan(back.heldout_before));
+  EXPECT_DOUBLE_EQ(back.replay_before, 0.985);
+  EXPECT_EQ(back.message, s.message);
+  EXPECT_EQ(longest, 4.5);
+  EXPECT_THROW(fine_tune_status_from_json("{\"state\": 3}", nullptr), Error);
+  EXPECT_THROW(fine_tune_status_from_json("{\"state\": \"running\", \"loss\": 1}", nullptr), Error);
+}
+
+}  // namespace
+}  // namespace digitlab

@@ -1,0 +1,175 @@
+#include "fine_tune_messages.h"
+
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "digitlab/error.h"
+#include "digitlab/safetensors.h"
+
+namespace digitlab {
+namespace {
+
+using nlohmann::json;
+
+const char* const kStates[] = {"idle", "preparing", "running", "done", "failed"};
+
+json parse_object(const std::string& text, const char* what) {
+  json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) throw Error(std::string(what) + " is not a JSON object");
+  return j;
+}
+
+// Reads key into out when present; a value of the wrong type is an error, not a default.
+template <typename T>
+void read(const json& j, const char* key, T& out, const char* what) {
+  const auto it = j.find(key);
+  if (it == j.end()) return;
+  try {
+    out = it->get<T>();
+  } catch (const json::exception&) {
+    throw Error(std::string(what) + ": '" + key + "' has the wrong type");
+  }
+}
+
+// JSON has no NaN (nlohmann writes null): accuracies with nothing to measure travel as null.
+json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+double number_or_nan(const json& j, const char* key) {
+  const auto it = j.find(key);
+  return it != j.end() && it->is_number() ? it->get<double>() : std::numeric_limits<double>::quiet_NaN();
+}
+
+std::vector<uint8_t> idx_bytes(std::vector<uint32_t> dims, const std::vector<uint8_t>& data) {
+  return encode_idx(IdxArray{std::move(dims), data}, /*gzip=*/false);
+}
+
+Dataset decode_pair(const std::vector<uint8_t>& images, const std::vector<uint8_t>& labels, const char* what) {
+  try {
+    return dataset_from_idx(decode_idx(images.data(), images.size()), decode_idx(labels.data(), labels.size()));
+  } catch (const Error& e) {
+    throw Error(std::string(what) + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+FineTuneRequest make_fine_tune_request(const Model& base, const Dataset& replay, const Dataset& samples,
+                                       const FineTuneConfig& config) {
+  FineTuneRequest r;
+  r.parts[FineTuneRequest::model] = encode_model(base);
+  const auto pair = [&](const Dataset& d, FineTuneRequest::Part images, FineTuneRequest::Part labels) {
+    r.parts[images] = idx_bytes({uint32_t(d.size()), uint32_t(d.rows), uint32_t(d.cols)}, d.images);
+    r.parts[labels] = idx_bytes({uint32_t(d.size())}, d.labels);
+  };
+  if (replay.size() > 0) pair(replay, FineTuneRequest::replay_images, FineTuneRequest::replay_labels);
+  pair(samples, FineTuneRequest::sample_images, FineTuneRequest::sample_labels);
+  r.config = fine_tune_config_to_json(config);
+  return r;
+}
+
+DecodedFineTuneRequest decode_fine_tune_request(const FineTuneRequest& r) {
+  DecodedFineTuneRequest d;
+  const std::vector<uint8_t>& model = r.parts[FineTuneRequest::model];
+  try {
+    d.base = decode_model(model.data(), model.size());
+  } catch (const Error& e) {
+    throw Error(std::string("the model to fine-tune: ") + e.what());
+  }
+  if (!r.parts[FineTuneRequest::replay_images].empty() || !r.parts[FineTuneRequest::replay_labels].empty())
+    d.replay = decode_pair(r.parts[FineTuneRequest::replay_images], r.parts[FineTuneRequest::replay_labels], "replay digits");
+  d.samples = decode_pair(r.parts[FineTuneRequest::sample_images], r.parts[FineTuneRequest::sample_labels], "samples");
+  d.config = fine_tune_config_from_json(r.config);
+  return d;
+}
+
+std::string fine_tune_config_to_json(const FineTuneConfig& c) {
+  const OptimizerOptions& o = c.optimizer;
+  return json{{"trainable", c.trainable}, {"epochs", c.epochs}, {"batch", c.batch},
+              {"replayPerBatch", c.replay_per_batch}, {"holdout", c.holdout}, {"shiftedCopies", c.shifted_copies},
+              {"seed", c.seed},
+              {"optimizer", {{"kind", o.kind}, {"lr", o.lr}, {"momentum", o.momentum}, {"beta1", o.beta1},
+                             {"beta2", o.beta2}, {"eps", o.eps}, {"weightDecay", o.weight_decay},
+                             {"clipGradNorm", o.clip_grad_norm}}}}
+      .dump();
+}
+
+FineTuneConfig fine_tune_config_from_json(const std::string& text) {
+  const char* what = "fine-tuning settings";
+  const json j = parse_object(text, what);
+  FineTuneConfig c;
+  read(j, "trainable", c.trainable, what);
+  read(j, "epochs", c.epochs, what);
+  read(j, "batch", c.batch, what);
+  read(j, "replayPerBatch", c.replay_per_batch, what);
+  read(j, "holdout", c.holdout, what);
+  read(j, "shiftedCopies", c.shifted_copies, what);
+  read(j, "seed", c.seed, what);
+  const auto o = j.find("optimizer");
+  if (o != j.end()) {
+    if (!o->is_object()) throw Error("fine-tuning settings: 'optimizer' is not an object");
+    OptimizerOptions& opt = c.optimizer;
+    read(*o, "kind", opt.kind, what);
+    read(*o, "lr", opt.lr, what);
+    read(*o, "momentum", opt.momentum, what);
+    read(*o, "beta1", opt.beta1, what);
+    read(*o, "beta2", opt.beta2, what);
+    read(*o, "eps", opt.eps, what);
+    read(*o, "weightDecay", opt.weight_decay, what);
+    read(*o, "clipGradNorm", opt.clip_grad_norm, what);
+  }
+  return c;
+}
+
+std::string fine_tune_status_to_json(const FineTuneStatus& s, double longest_slice_ms) {
+  json losses = json::array(), accuracies = json::array();
+  for (float v : s.loss_history) losses.push_back(number_or_null(v));
+  for (float v : s.accuracy_history) accuracies.push_back(number_or_null(v));
+  return json{{"state", kStates[int(s.state)]}, {"step", s.step}, {"totalSteps", s.total_steps}, {"epoch", s.epoch},
+              {"workDone", s.work_done}, {"workTotal", s.work_total}, {"lastLoss", number_or_null(s.last_loss)},
+              {"loss", losses}, {"accuracy", accuracies}, {"trainSamples", s.train_samples},
+              {"heldoutSamples", s.heldout_samples}, {"heldoutBefore", number_or_null(s.heldout_before)},
+              {"heldoutAfter", number_or_null(s.heldout_after)}, {"replayBefore", number_or_null(s.replay_before)},
+              {"replayAfter", number_or_null(s.replay_after)}, {"message", s.message},
+              {"longestSliceMs", longest_slice_ms}}
+      .dump();
+}
+
+FineTuneStatus fine_tune_status_from_json(const std::string& text, double* longest_slice_ms) {
+  const char* what = "fine-tuning status";
+  const json j = parse_object(text, what);
+  FineTuneStatus s;
+  std::string state;
+  read(j, "state", state, what);
+  bool known = false;
+  for (int i = 0; i < 5; ++i)
+    if (state == kStates[i]) s.state = FineTuneStatus::State(i), known = true;
+  if (!known) throw Error("fine-tuning status: unknown state '" + state.substr(0, 16) + "'");
+  read(j, "step", s.step, what);
+  read(j, "totalSteps", s.total_steps, what);
+  read(j, "epoch", s.epoch, what);
+  read(j, "workDone", s.work_done, what);
+  read(j, "workTotal", s.work_total, what);
+  s.last_loss = float(number_or_nan(j, "lastLoss"));
+  const auto series = [&](const char* key, std::vector<float>& out) {
+    const auto it = j.find(key);
+    if (it == j.end()) return;
+    if (!it->is_array()) throw Error(std::string("fine-tuning status: '") + key + "' is not a list");
+    for (const json& v : *it) out.push_back(v.is_number() ? v.get<float>() : std::numeric_limits<float>::quiet_NaN());
+  };
+  series("loss", s.loss_history);
+  series("accuracy", s.accuracy_history);
+  read(j, "trainSamples", s.train_samples, what);
+  read(j, "heldoutSamples", s.heldout_samples, what);
+  s.heldout_before = number_or_nan(j, "heldoutBefore");
+  s.heldout_after = number_or_nan(j, "heldoutAfter");
+  s.replay_before = number_or_nan(j, "replayBefore");
+  s.replay_after = number_or_nan(j, "replayAfter");
+  read(j, "message", s.message, what);
+  if (longest_slice_ms) {
+    *longest_slice_ms = 0;
+    read(j, "longestSliceMs", *longest_slice_ms, what);
+  }
+  return s;
+}
+
+}  // namespace digitlab

@@ -1,0 +1,122 @@
+#include "worker_fine_tune_driver.h"
+
+#include "digitlab/error.h"
+#include "digitlab/safetensors.h"
+
+namespace digitlab {
+
+void WorkerFineTuneDriver::start(const Model& base, const Dataset& replay, const Dataset& samples,
+                                 const FineTuneConfig& config) {
+  if (!link_ || !link_->ready()) {
+    cancel();
+    local_driver_.start(base, replay, samples, config);
+    local_ = true;
+    return;
+  }
+  // Settings and samples are checked here, so their errors come with the button press. Building a
+  // FineTuner here to check the rest (the model) would cost the page 20-40 ms; a model the trainer
+  // cannot take is refused by the worker a message later, as a failed session with the reason.
+  FineTuner::check_config(config);
+  FineTuner::check_samples(base.arch, samples);
+  FineTuneRequest request = make_fine_tune_request(base, replay, samples, config);
+  cancel();
+  local_ = false;
+  ++session_;
+  status_ = FineTuneStatus{};
+  status_.state = FineTuneStatus::State::preparing;  // until the worker's first message
+  longest_slice_ms_ = 0;
+  result_.reset();
+  pending_ = Event::none;
+  remote_active_ = true;
+  link_->start(session_, request);
+}
+
+void WorkerFineTuneDriver::warm_up(const Model& base, const Dataset& replay) {
+  if (!link_ || !link_->ready() || active() || replay.size() < 8) return;
+  // Every phase once: trunk features, evaluation, steps of every layer on 2 samples + 2 replay digits.
+  Dataset few;
+  few.rows = replay.rows;
+  few.cols = replay.cols;
+  few.images.assign(replay.image(0), replay.image(8));
+  few.labels.assign(replay.labels.begin(), replay.labels.begin() + 8);
+  Dataset samples = few;
+  samples.images.resize(2 * size_t(replay.rows) * size_t(replay.cols));
+  samples.labels.resize(2);
+  FineTuneConfig config;
+  config.trainable = "all";
+  config.epochs = 1;
+  config.batch = 4;
+  config.replay_per_batch = 2;
+  config.holdout = 0.f;
+  try {
+    link_->start(kWarmUpSession, make_fine_tune_request(base, few, samples, config));
+  } catch (const Error&) {  // a model that cannot be sent cannot be tuned either: nothing to warm
+  }
+}
+
+FineTuneDriver::Event WorkerFineTuneDriver::tick(double budget_ms) {
+  if (local_) return local_driver_.tick(budget_ms);
+  const Event e = pending_;
+  pending_ = Event::none;
+  return e;
+}
+
+void WorkerFineTuneDriver::cancel() {
+  local_driver_.cancel();
+  if (remote_active_ && link_) link_->cancel(session_);
+  remote_active_ = false;
+  result_.reset();
+  pending_ = Event::none;
+  status_ = FineTuneStatus{};
+}
+
+Model WorkerFineTuneDriver::result() const {
+  if (local_) return local_driver_.result();
+  if (!result_) throw Error("no finished fine-tuning session");
+  return *result_;
+}
+
+void WorkerFineTuneDriver::fail(const std::string& why) {
+  status_.state = FineTuneStatus::State::failed;
+  status_.message = why;
+  remote_active_ = false;
+  pending_ = Event::failed;
+}
+
+void WorkerFineTuneDriver::on_status(int session, const std::string& status_json) {
+  if (local_ || !remote_active_ || session != session_) return;
+  try {
+    status_ = fine_tune_status_from_json(status_json, &longest_slice_ms_);
+  } catch (const Error& e) {
+    fail(std::string("the fine-tuning worker sent a bad status: ") + e.what());
+    if (link_) link_->cancel(session_);
+    return;
+  }
+  if (status_.state == FineTuneStatus::State::failed) {
+    remote_active_ = false;
+    pending_ = Event::failed;
+  } else if (!status_.busy()) {  // done without its model, or idle: not a state the worker reports
+    fail("the fine-tuning worker stopped without a result");
+  }
+}
+
+void WorkerFineTuneDriver::on_finished(int session, const std::string& status_json, const uint8_t* model, size_t size) {
+  if (local_ || !remote_active_ || session != session_) return;
+  try {
+    status_ = fine_tune_status_from_json(status_json, &longest_slice_ms_);
+    result_ = std::make_unique<Model>(decode_model(model, size));
+  } catch (const Error& e) {
+    fail(std::string("the fine-tuned model from the worker could not be read: ") + e.what());
+    return;
+  }
+  status_.state = FineTuneStatus::State::done;
+  remote_active_ = false;
+  pending_ = Event::finished;
+}
+
+void WorkerFineTuneDriver::on_worker_lost(const std::string& why) {
+  if (local_ || !remote_active_) return;
+  fail(why);
+}
+
+}  // namespace digitlab

@@ -1,0 +1,59 @@
+// The page's fine-tuning worker: runs sessions in tuner.wasm (wasm/app/tuner_worker_web.cpp) off the
+// page's thread, so drawing stays smooth however long a training step takes. Protocol (shell.js is
+// the other end):
+//   page -> worker: {type: 'start', session, parts: [model, replay images, replay labels, sample
+//                    images, sample labels] (Uint8Arrays), config (JSON)}, {type: 'cancel', session}
+//   worker -> page: {type: 'ready'}, {type: 'status', session, status (JSON)} after every chunk of
+//                   work, {type: 'finished', session, status, model (Uint8Array, .safetensors)},
+//                   {type: 'lost', message} if the module stops.
+'use strict';
+const CHUNK_MS = 40;  // work between looks at the message queue: a cancel waits at most this long
+let session = null;
+
+self.Module = {
+  print: (t) => console.log(t),
+  printErr: (t) => console.warn(t),
+  onRuntimeInitialized() { postMessage({ type: 'ready' }); },
+  onAbort(what) { session = null; postMessage({ type: 'lost', message: 'the fine-tuning worker stopped: ' + what }); },
+};
+importScripts('tuner.js');
+
+const status = () => Module.UTF8ToString(Module._tuner_status());
+
+// A zero-delay yield to the event loop (setTimeout is clamped to 4 ms when nested).
+const next = new MessageChannel();
+next.port1.onmessage = work;
+
+function work() {
+  if (session === null) return;
+  const result = Module._tuner_advance(CHUNK_MS);
+  if (result === 1) {
+    const p = Module._tuner_result_data(), model = Module.HEAPU8.slice(p, p + Module._tuner_result_size());
+    postMessage({ type: 'finished', session, status: status(), model }, [model.buffer]);
+    session = null;
+    return;
+  }
+  postMessage({ type: 'status', session, status: status() });
+  if (result === 2) session = null;
+  else next.port2.postMessage(null);
+}
+
+self.onmessage = (e) => {
+  const m = e.data;
+  if (m.type === 'cancel') {
+    if (m.session === session) { Module._tuner_cancel(); session = null; }
+  } else if (m.type === 'start') {
+    m.parts.forEach((bytes, i) => {
+      const p = Module._tuner_part(i, bytes.length);  // may grow the heap: read HEAPU8 after
+      Module.HEAPU8.set(bytes, p);
+    });
+    const wasIdle = session === null;
+    session = m.session;
+    if (Module.ccall('tuner_start', 'number', ['string'], [m.config]) !== 1) {
+      postMessage({ type: 'status', session, status: status() });  // state failed, with the reason
+      session = null;
+    } else if (wasIdle) {
+      next.port2.postMessage(null);
+    }
+  }
+};
