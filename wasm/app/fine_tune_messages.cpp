@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 
 #include "digitlab/error.h"
@@ -20,16 +21,32 @@ json parse_object(const std::string& text, const char* what) {
   return j;
 }
 
-// Reads key into out when present; a value of the wrong type is an error, not a default.
+// Whether v holds a value of T exactly as JSON gives it: no silent conversions (a float into an int
+// field, a number out of the field's range: C++ leaves such casts undefined).
+template <typename T>
+bool fits(const json& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v.is_boolean();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return v.is_string();
+  } else if constexpr (std::is_integral_v<T>) {
+    if (v.is_number_unsigned()) return v.get<uint64_t>() <= uint64_t(std::numeric_limits<T>::max());
+    if (!v.is_number_integer()) return false;
+    const int64_t x = v.get<int64_t>();
+    return std::is_signed_v<T> ? x >= int64_t(std::numeric_limits<T>::min()) && x <= int64_t(std::numeric_limits<T>::max())
+                               : x >= 0;
+  } else {
+    return v.is_number() && std::fabs(v.get<double>()) <= double(std::numeric_limits<T>::max());
+  }
+}
+
+// Reads key into out when present; a value of the wrong type or range is an error, not a default.
 template <typename T>
 void read(const json& j, const char* key, T& out, const char* what) {
   const auto it = j.find(key);
   if (it == j.end()) return;
-  try {
-    out = it->get<T>();
-  } catch (const json::exception&) {
-    throw Error(std::string(what) + ": '" + key + "' has the wrong type");
-  }
+  if (!fits<T>(*it)) throw Error(std::string(what) + ": '" + key + "' has the wrong type or is out of range");
+  out = it->get<T>();
 }
 
 // JSON has no NaN (nlohmann writes null): accuracies with nothing to measure travel as null.
@@ -37,6 +54,10 @@ json number_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr
 double number_or_nan(const json& j, const char* key) {
   const auto it = j.find(key);
   return it != j.end() && it->is_number() ? it->get<double>() : std::numeric_limits<double>::quiet_NaN();
+}
+// The same for a float field: NaN for null and for what a float cannot hold.
+float float_or_nan(const json& v) {
+  return fits<float>(v) ? v.get<float>() : std::numeric_limits<float>::quiet_NaN();
 }
 
 std::vector<uint8_t> idx_bytes(std::vector<uint32_t> dims, const std::vector<uint8_t>& data) {
@@ -149,12 +170,13 @@ FineTuneStatus fine_tune_status_from_json(const std::string& text, double* longe
   read(j, "epoch", s.epoch, what);
   read(j, "workDone", s.work_done, what);
   read(j, "workTotal", s.work_total, what);
-  s.last_loss = float(number_or_nan(j, "lastLoss"));
+  const auto last_loss = j.find("lastLoss");
+  s.last_loss = last_loss != j.end() ? float_or_nan(*last_loss) : std::numeric_limits<float>::quiet_NaN();
   const auto series = [&](const char* key, std::vector<float>& out) {
     const auto it = j.find(key);
     if (it == j.end()) return;
     if (!it->is_array()) throw Error(std::string("fine-tuning status: '") + key + "' is not a list");
-    for (const json& v : *it) out.push_back(v.is_number() ? v.get<float>() : std::numeric_limits<float>::quiet_NaN());
+    for (const json& v : *it) out.push_back(float_or_nan(v));
   };
   series("loss", s.loss_history);
   series("accuracy", s.accuracy_history);
