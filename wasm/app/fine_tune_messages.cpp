@@ -141,11 +141,13 @@ FineTuneConfig fine_tune_config_from_json(const std::string& text) {
   return c;
 }
 
+const char* fine_tune_state_name(FineTuneStatus::State state) { return kStates[int(state)]; }
+
 std::string fine_tune_status_to_json(const FineTuneStatus& s, double longest_slice_ms) {
   json losses = json::array(), accuracies = json::array();
   for (float v : s.loss_history) losses.push_back(number_or_null(v));
   for (float v : s.accuracy_history) accuracies.push_back(number_or_null(v));
-  return json{{"state", kStates[int(s.state)]}, {"step", s.step}, {"totalSteps", s.total_steps}, {"epoch", s.epoch},
+  return json{{"state", fine_tune_state_name(s.state)}, {"step", s.step}, {"totalSteps", s.total_steps}, {"epoch", s.epoch},
               {"workDone", s.work_done}, {"workTotal", s.work_total}, {"lastLoss", number_or_null(s.last_loss)},
               {"loss", losses}, {"accuracy", accuracies}, {"trainSamples", s.train_samples},
               {"heldoutSamples", s.heldout_samples}, {"heldoutBefore", number_or_null(s.heldout_before)},

@@ -34,6 +34,9 @@ DecodedFineTuneRequest decode_fine_tune_request(const FineTuneRequest& request);
 std::string fine_tune_config_to_json(const FineTuneConfig& config);
 FineTuneConfig fine_tune_config_from_json(const std::string& json);  // throws Error; missing keys keep defaults
 
+// "idle", "preparing", "running", "done" or "failed": the names the messages and state() use.
+const char* fine_tune_state_name(FineTuneStatus::State state);
+
 // The status and the longest uninterrupted piece of work so far (worker side, milliseconds).
 std::string fine_tune_status_to_json(const FineTuneStatus& status, double longest_slice_ms);
 FineTuneStatus fine_tune_status_from_json(const std::string& json, double* longest_slice_ms);  // throws Error

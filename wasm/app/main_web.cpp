@@ -17,6 +17,7 @@
 #include <string>
 
 #include "app.h"
+#include "fine_tune_messages.h"
 #include "tuner_link_web.h"
 #include "ui.h"
 #include "worker_fine_tune_driver.h"
@@ -117,8 +118,7 @@ extern "C" EMSCRIPTEN_KEEPALIVE const char* app_state_json() {
   s["tuned"] = a.tuned;
   s["trainable"] = a.trainable;
   const digitlab::FineTuneStatus& t = a.tuning->status();
-  static const char* states[] = {"idle", "preparing", "running", "done", "failed"};
-  s["fineTune"] = {{"state", states[int(t.state)]}, {"progress", t.progress()}, {"step", t.step},
+  s["fineTune"] = {{"state", digitlab::fine_tune_state_name(t.state)}, {"progress", t.progress()}, {"step", t.step},
                    {"totalSteps", t.total_steps}, {"epoch", t.epoch}, {"loss", t.loss_history},
                    {"accuracy", t.accuracy_history}, {"heldoutSamples", t.heldout_samples},
                    {"heldoutBefore", finite_or_minus_one(t.heldout_before)}, {"heldoutAfter", finite_or_minus_one(t.heldout_after)},
@@ -204,8 +204,8 @@ extern "C" EMSCRIPTEN_KEEPALIVE int app_load_model_bytes(const uint8_t* bytes, i
   return digitlab::app_load_model(g_app, bytes, size_t(size), name) ? 1 : 0;
 }
 
-// Writes the in-memory /data folder through to IndexedDB; called after every change.
-// Writes counted in flight, so window.app.saved() can tell when everything has reached IndexedDB.
+// Writes the in-memory /data folder through to IndexedDB; called after every change. Writes are
+// counted in flight, so window.app.saved() can tell when everything has reached IndexedDB.
 void persist_to_indexeddb() {
   EM_ASM({
     Module.savesInFlight = (Module.savesInFlight || 0) + 1;
