@@ -13,13 +13,13 @@
 
 #include "digitlab/file_io.h"
 #include "digitlab/idx.h"
+#include "digitlab/presets.h"
 #include "digitlab/reference.h"
 #include "digitlab/safetensors.h"
 #include "fine_tuner.h"
 #include "tail_trainer.h"
 #include "xnn_engine.h"
 #include "xnn_int8_engine.h"
-#include "xnn_matmul.h"
 
 using namespace digitlab;
 using Clock = std::chrono::steady_clock;
@@ -179,20 +179,19 @@ void bench_inference(const std::string& name, double peak_gflops) {
               100 * bound_us * 64 / b64.median_us);
 }
 
-void bench_tail(const Model& folded, const std::string& what, size_t first, bool xnnpack) {
-  TailTrainer t(folded, first, OptimizerOptions{}, 1, xnnpack ? xnn_matmul() : MatMul(matmul_loops));
+void bench_tail(const Model& folded, const std::string& what, size_t first) {
+  TailTrainer t(folded, first, OptimizerOptions{}, 1);
   const int B = 32;
   std::vector<float> x(size_t(B) * size_t(t.input_size()));
   for (size_t i = 0; i < x.size(); ++i) x[i] = float((i * 40503u) % 1000) / 500.f;
   std::vector<uint8_t> y(B);
   for (int i = 0; i < B; ++i) y[size_t(i)] = uint8_t(i % 10);
   const Timing s = time_us([&] { t.train_step(x.data(), y.data(), B); }, 50, 20);
-  std::printf("  %-46s %9.3f ms/step %8.0f steps/s %9.0f samples/s  (%zu parameters)\n",
-              (what + (xnnpack ? ", XNNPACK" : ", our loops")).c_str(), s.median_us / 1e3,
+  std::printf("  %-46s %9.3f ms/step %8.0f steps/s %9.0f samples/s  (%zu parameters)\n", what.c_str(), s.median_us / 1e3,
               1e6 / s.median_us, 32e6 / s.median_us, t.num_parameters());
 }
 
-void bench_session(const Model& m, const Dataset& samples, const Dataset& replay, const char* trainable) {
+void bench_session(const Model& m, const Dataset& samples, const Dataset& replay, TrainableLayers trainable) {
   FineTuneConfig c;
   c.trainable = trainable;
   c.holdout = 0.f;
@@ -209,7 +208,7 @@ void bench_session(const Model& m, const Dataset& samples, const Dataset& replay
   }
   const double total = seconds_since(t0);
   std::printf("  %-11s features + before %.2f s, %d steps + after %.2f s = %.2f s; %d slices, longest %.1f ms\n",
-              trainable, t_prepare, tuner.status().step, total - t_prepare, total, tuner.status().work_total, longest_ms);
+              trainable_layers_name(trainable), t_prepare, tuner.status().step, total - t_prepare, total, tuner.status().work_total, longest_ms);
 }
 
 }  // namespace
@@ -235,16 +234,8 @@ int main(int argc, char** argv) {
   std::printf("\nfine-tuning steps, batch 32, on cached trunk features (all layers: on the images):\n");
   for (const char* name : {"digitlab-cnn", "seed-cnn"}) {
     const Model folded = fold_batch_norm(load_or_init(name));
-    // In wasm xnn_matmul() is our loops (measured faster there, xnn_matmul.cpp): one row each.
-#ifdef __EMSCRIPTEN__
-    for (bool xnnpack : {false}) {
-#else
-    for (bool xnnpack : {true, false}) {
-#endif
-      bench_tail(folded, std::string(name) + " head", head_start(folded.arch), xnnpack);
-      bench_tail(folded, std::string(name) + " last block + head", last_block_start(folded.arch), xnnpack);
-      bench_tail(folded, std::string(name) + " all layers", 0, xnnpack);
-    }
+    for (TrainableLayers t : kTrainableLayerChoices)
+      bench_tail(folded, std::string(name) + " " + trainable_layers_description(t), first_trainable_layer(folded.arch, t));
   }
 
   if (only == "steps") return 0;
@@ -254,13 +245,9 @@ int main(int argc, char** argv) {
     return 0;
   }
   const Dataset replay = load_dataset(replay_images, kRoot + "/models/mnist-replay-1000-labels.idx.gz");
-  Dataset samples;
-  samples.images.assign(replay.images.begin(), replay.images.begin() + 200 * 784);
-  samples.labels.assign(replay.labels.begin(), replay.labels.begin() + 200);
+  const Dataset samples = replay.slice(0, 200);
   std::printf("\nfine-tuning session, digitlab-cnn, 200 samples x 20 epochs, 1,000 replay digits (as in the page):\n");
   const Model m = load_or_init("digitlab-cnn");
-  bench_session(m, samples, replay, "head");
-  bench_session(m, samples, replay, "last-block");
-  bench_session(m, samples, replay, "all");
+  for (TrainableLayers t : kTrainableLayerChoices) bench_session(m, samples, replay, t);
   return 0;
 }

@@ -12,7 +12,7 @@ const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const pct = (v, p) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(v.length * p))];
 
 function bundle() {
-  const files = ['index.html', 'shell.js', 'pointer.js', 'sw.js', 'app.js', 'app.wasm', 'tuner_worker.js', 'tuner.js', 'tuner.wasm'];
+  const files = ['index.html', 'shell.js', 'pointer.js', 'sw.js', 'app.js', 'app.wasm', 'fine_tune_worker.js', 'fine_tune.js', 'fine_tune.wasm'];
   let raw = 0, gz = 0;
   for (const f of files) {
     const b = readFileSync(path.join(served, f));

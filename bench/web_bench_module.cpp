@@ -12,11 +12,11 @@
 #include <vector>
 
 #include "digitlab/error.h"
+#include "digitlab/fine_tuning.h"
 #include "digitlab/safetensors.h"
 #include "tail_trainer.h"
 #include "xnn_engine.h"
 #include "xnn_int8_engine.h"
-#include "xnn_matmul.h"
 
 using namespace digitlab;
 
@@ -57,10 +57,19 @@ std::unique_ptr<TailTrainer> sgd_trainer(const Loaded& m, size_t first, float lr
   o.kind = "sgd";
   o.lr = lr;
   o.momentum = momentum;
-  return std::make_unique<TailTrainer>(m.folded, first, o, 1, xnn_matmul());
+  return std::make_unique<TailTrainer>(m.folded, first, o, 1);
 }
 
 }  // namespace
+
+// (Re)starts one of the trainers from the shipped weights (see sgd_trainer).
+static int reset_trainer(int handle, std::unique_ptr<TailTrainer> Loaded::*trainer, TrainableLayers layers, float lr, float momentum) {
+  return guarded([&] {
+    Loaded* m = get(handle);
+    m->*trainer = sgd_trainer(*m, first_trainable_layer(m->folded.arch, layers), lr, momentum);
+    return 0;
+  }, -1);
+}
 
 extern "C" {
 
@@ -108,24 +117,19 @@ EMSCRIPTEN_KEEPALIVE int wb_use_winograd(int handle) {
 
 // Values per image of the classifier head's input, in PyTorch's (c, h, w) order.
 EMSCRIPTEN_KEEPALIVE int wb_head_input_size(int handle) {
-  return guarded([&] { Loaded* m = get(handle); return m->engine->feature_size(head_start(m->folded.arch)); }, -1);
+  return guarded([&] { Loaded* m = get(handle); return m->engine->feature_size(first_trainable_layer(m->folded.arch, TrainableLayers::head)); }, -1);
 }
 
 EMSCRIPTEN_KEEPALIVE int wb_head_features(int handle, const float* pixels, int batch, float* features) {
   return guarded([&] {
     Loaded* m = get(handle);
-    m->engine->features_before(head_start(m->folded.arch), pixels, batch, features);
+    m->engine->features_before(first_trainable_layer(m->folded.arch, TrainableLayers::head), pixels, batch, features);
     return 0;
   }, -1);
 }
 
-// (Re)starts head training from the shipped weights (see sgd_trainer).
 EMSCRIPTEN_KEEPALIVE int wb_head_reset(int handle, float lr, float momentum) {
-  return guarded([&] {
-    Loaded* m = get(handle);
-    m->head = sgd_trainer(*m, head_start(m->folded.arch), lr, momentum);
-    return 0;
-  }, -1);
+  return reset_trainer(handle, &Loaded::head, TrainableLayers::head, lr, momentum);
 }
 
 // One optimizer step on a batch of head inputs; returns the batch's mean loss (NaN on error).
@@ -137,13 +141,9 @@ EMSCRIPTEN_KEEPALIVE float wb_head_step(int handle, const float* features, const
   }, __builtin_nanf(""));
 }
 
-// (Re)starts training every layer from the shipped weights (batch norm folded; see sgd_trainer).
+// Every layer (batch norm folded).
 EMSCRIPTEN_KEEPALIVE int wb_full_reset(int handle, float lr, float momentum) {
-  return guarded([&] {
-    Loaded* m = get(handle);
-    m->full = sgd_trainer(*m, 0, lr, momentum);
-    return 0;
-  }, -1);
+  return reset_trainer(handle, &Loaded::full, TrainableLayers::all, lr, momentum);
 }
 
 // One optimizer step of the whole network on a batch of images in [0, 1]; the batch's mean loss.

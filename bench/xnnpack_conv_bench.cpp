@@ -7,6 +7,7 @@
 
 #include "digitlab/architecture.h"
 #include "digitlab/model.h"
+#include "digitlab/presets.h"
 #include "digitlab/reference.h"
 #include "xnn_conv2d.h"
 
@@ -38,10 +39,11 @@ int main() {
     const float* b = m.params.at(l.name + ".bias").data.data();
     std::vector<float> x(size_t(c.batch) * l.in_channels * c.h * c.h, 0.5f), y(size_t(c.batch) * l.out_channels * c.h * c.h);
     XnnConv2d op(l, w, b, false);
+    op.reshape(c.batch, c.h, c.h);
     const int runs = c.batch == 1 ? 200 : 10;
     const double ref = median_us([&] { conv2d_forward(y.data(), x.data(), w, b, c.batch, l.in_channels, c.h, c.h,
                                                       l.out_channels, 3, 1, 1, 1, 1); }, runs);
-    const double xnn = median_us([&] { op.run(x.data(), y.data(), c.batch, c.h, c.h); }, runs);
+    const double xnn = median_us([&] { op.run(x.data(), y.data()); }, runs);
     std::printf("%-34s %8d %14.1f %14.1f %7.1fx\n", describe(l).c_str(), c.batch, ref, xnn, ref / xnn);
   }
   return 0;

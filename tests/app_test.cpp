@@ -31,10 +31,9 @@ std::string fresh_dir(const std::string& name) {
 
 // Draws a stroke through points (canvas pixels, 280x280 pad) as the pointer would.
 void stroke(AppState& app, std::initializer_list<Point> points, float width = 18.f) {
-  auto it = points.begin();
-  app.canvas.begin_stroke(*it, width);
-  for (++it; it != points.end(); ++it) app.canvas.extend_stroke(*it);
-  app_refresh(app);
+  app_set_pen_width(app, width);
+  app_begin_stroke(app, *points.begin());
+  app_extend_stroke(app, std::vector<Point>(points.begin() + 1, points.end()));
 }
 
 bool start(AppState& app, const std::string& dir, int* persists = nullptr) {
@@ -108,12 +107,12 @@ TEST(SampleStore, ExportedPairImportsIntoAnotherStoreAndBadPairsAreRefused) {
   SampleStore c;
   c.open(fresh_dir("store-c"));
   c.add(ink(1.f).data(), 2);
-  EXPECT_ERROR_CONTAINS(b.import_pair(a.images_path(), c.labels_path()), "");
+  EXPECT_ERROR_CONTAINS(b.import_pair(a.images_path(), c.labels_path()), "10 images but label file holds 1");
   std::vector<uint8_t> bytes = read_file_bytes(a.images_path());
   bytes.resize(bytes.size() / 2);
   write_file_atomically(output_path("app_test/truncated.idx"), bytes);
-  EXPECT_ERROR_CONTAINS(b.import_pair(output_path("app_test/truncated.idx"), a.labels_path()), "");
-  EXPECT_ERROR_CONTAINS(b.import_pair(output_path("app_test/missing.idx"), a.labels_path()), "");
+  EXPECT_ERROR_CONTAINS(b.import_pair(output_path("app_test/truncated.idx"), a.labels_path()), "truncated.idx': IDX dimensions promise more data than the file holds");
+  EXPECT_ERROR_CONTAINS(b.import_pair(output_path("app_test/missing.idx"), a.labels_path()), "missing.idx");
   EXPECT_EQ(b.size(), 11u);
 }
 
@@ -160,26 +159,65 @@ TEST(App, DrawnOneIsClassifiedAndTheInputIsCentred) {
   ASSERT_TRUE(start(app, fresh_dir("app-draw"))) << app.model_error;
   EXPECT_EQ(app.model_name, "digitlab-cnn");
   EXPECT_FALSE(app.prediction.valid);  // nothing drawn yet
-  // All three paths were measured; the fastest one predicts.
-  ASSERT_TRUE(app.int8_engine);
-  ASSERT_TRUE(app.winograd_engine);
-  EXPECT_GT(app.f32_us, 0);
-  EXPECT_GT(app.winograd_us, 0);
-  EXPECT_GT(app.int8_us, 0);
-  const double fastest = std::min({app.f32_us, app.winograd_us, app.int8_us});
-  const double chosen = app.path == InferencePath::int8 ? app.int8_us : app.path == InferencePath::winograd ? app.winograd_us : app.f32_us;
-  EXPECT_EQ(chosen, fastest) << path_name(app.path);
-  EXPECT_EQ(app.preferred, app.path);
   stroke(app, {{60, 40}, {62, 120}, {64, 200}});  // off-centre: preprocessing centres it
   ASSERT_TRUE(app.prediction.valid);
   EXPECT_EQ(app.prediction.label, 1);
+  ASSERT_EQ(app.prediction.probabilities.size(), 10u);
   float mass = 0, cx = 0;
   for (int y = 0; y < 28; ++y)
-    for (int x = 0; x < 28; ++x) mass += app.input28[y * 28 + x], cx += float(x) * app.input28[y * 28 + x];
+    for (int x = 0; x < 28; ++x) mass += app.input[y * 28 + x], cx += float(x) * app.input[y * 28 + x];
   EXPECT_NEAR(cx / mass, 14.0, 1.0);
-  app.canvas.undo();
-  app_refresh(app);
+  app_undo_stroke(app);
   EXPECT_FALSE(app.prediction.valid);
+  EXPECT_EQ(app.canvas.strokes().size(), 0u);
+}
+
+// window.app.state() is the page's contract with its tests and embedders (web/README.md): built
+// here from the app's state, so its fields are checked without a browser.
+TEST(App, StateJsonReportsWhatThePageShows) {
+  AppState app;
+  ASSERT_TRUE(start(app, fresh_dir("app-state")));
+  nlohmann::json s = nlohmann::json::parse(app_state_json(app));
+  EXPECT_EQ(s["model"], "digitlab-cnn");
+  EXPECT_TRUE(s["top"].is_null());
+  EXPECT_TRUE(s["probabilities"].is_null());
+  EXPECT_EQ(s["trainable"], "head");
+  EXPECT_EQ(s["fineTune"]["state"], "idle");
+  EXPECT_EQ(s["modelParameters"], 186538);
+  ASSERT_GE(s["models"].size(), 2u);
+  EXPECT_EQ(s["models"][0]["id"], "digitlab-cnn");
+  EXPECT_EQ(s["models"][0]["selected"], true);
+  const std::string engine = s["perf"]["engine"];
+  EXPECT_TRUE(engine == "f32" || engine == "winograd" || engine == "int8") << engine;
+  EXPECT_GT(s["perf"][engine == "f32" ? "f32Us" : engine == "winograd" ? "winogradUs" : "int8Us"].get<double>(), 0);
+
+  stroke(app, {{140, 40}, {140, 220}});
+  s = nlohmann::json::parse(app_state_json(app));
+  EXPECT_EQ(s["top"], 1);
+  EXPECT_EQ(s["hasInk"], true);
+  EXPECT_EQ(s["strokes"], 1);
+  ASSERT_EQ(s["probabilities"].size(), 10u);
+  double sum = 0;
+  for (const auto& p : s["probabilities"]) sum += p.get<double>();
+  EXPECT_NEAR(sum, 1.0, 1e-4);
+  EXPECT_GT(s["perf"]["inferenceMs"].get<double>(), 0);
+
+  ASSERT_TRUE(app_add_sample(app, 1));
+  app.trainable = TrainableLayers::all;
+  ASSERT_TRUE(app_start_fine_tune(app));
+  s = nlohmann::json::parse(app_state_json(app));
+  EXPECT_EQ(s["sampleTotal"], 1);
+  EXPECT_EQ(s["samples"][1], 1);
+  EXPECT_EQ(s["sampleLabels"], nlohmann::json::array({1}));
+  EXPECT_EQ(s["trainable"], "all");
+  EXPECT_EQ(s["fineTune"]["state"], "preparing");
+  EXPECT_EQ(s["fineTune"]["runsIn"], "main thread");
+  EXPECT_EQ(s["fineTune"]["heldoutBefore"], -1);  // nothing to measure yet: -1, not NaN (JSON has none)
+  EXPECT_TRUE(s["notice"].is_null());
+  app_cancel_fine_tune(app);
+  s = nlohmann::json::parse(app_state_json(app));
+  EXPECT_EQ(s["fineTune"]["state"], "idle");
+  EXPECT_NE(s["notice"].get<std::string>().find("cancelled"), std::string::npos);
 }
 
 TEST(App, SamplesNeedInkAndAValidLabel) {
@@ -255,18 +293,13 @@ TEST(App, FineTuningLearnsAPersonsStylePersistsAndReverts) {
   ASSERT_TRUE(app.prediction.valid);
   EXPECT_EQ(app.prediction.label, 7);
   EXPECT_GT(app.prediction.probabilities[7], p7_before + 0.3f);
-  // Direct f32 predicts at once; the tuned model's Winograd engine is built on the next frame and
-  // its int8 path calibrated over the frames after that.
-  EXPECT_EQ(app.path, InferencePath::f32);
-  EXPECT_FALSE(app.winograd_engine);
-  app_tick(app, 8.0);
-  ASSERT_TRUE(app.winograd_engine);
-  EXPECT_NE(app.path, InferencePath::int8);
-  for (int i = 0; i < 17 && app.int8_calibrator; ++i) app_tick(app, 8.0);
-  EXPECT_FALSE(app.pending_model);
-  EXPECT_FALSE(app.int8_calibrator);
-  ASSERT_TRUE(app.int8_engine);
-  EXPECT_EQ(app.path, app.preferred);
+  // Direct f32 predicts at once; the tuned model's faster paths are built a piece per frame, and
+  // then the path measured fastest for the shipped model predicts again, with the same answer.
+  EXPECT_EQ(app.predictor.path(), InferencePath::f32);
+  int frames = 0;
+  while (app.predictor.pending() && frames < 100) app_tick(app, 8.0), ++frames;
+  EXPECT_LE(frames, 1 + Predictor::kCalibrationImages / Predictor::kCalibrationSlice);
+  EXPECT_EQ(app.predictor.path(), app.predictor.preferred());
   app_refresh(app);
   EXPECT_EQ(app.prediction.label, 7);
 

@@ -1,6 +1,7 @@
 #include "digitlab/architecture.h"
 
 #include "digitlab/error.h"
+#include "digitlab/presets.h"
 #include "test_support.h"
 
 namespace digitlab {

@@ -1,38 +1,33 @@
 // The page's fine-tuning worker protocol (native and under node): a session sent to the worker as
-// bytes (fine_tune_messages.h), run there (FineTuneWorker) and reported back through
+// bytes (fine_tune/messages.h), run there (FineTuneWorker) and reported back through
 // WorkerFineTuneDriver ends exactly as the same session run on the page's thread; stale messages of
 // a cancelled session, a lost worker and bad bytes from it end cleanly. The loopback link below does
-// what web/static/tuner_worker.js does with each message; web/tests/ run the real Web Worker.
+// what web/static/fine_tune_worker.js does with each message; web/tests/ run the real Web Worker.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 
 #include "digitlab/error.h"
 #include "digitlab/idx.h"
 #include "digitlab/safetensors.h"
-#include "fine_tune_worker.h"
-#include "worker_fine_tune_driver.h"
+#include "fine_tune/worker.h"
+#include "fine_tune/worker_driver.h"
+#include "test_support.h"
 
 namespace digitlab {
 namespace {
 
 const std::string kModels = std::string(DIGITLAB_SOURCE_DIR) + "/models";
 
-Dataset first(const Dataset& d, size_t from, size_t n) {
-  Dataset out;
-  out.images.assign(d.image(from), d.image(from + n));
-  out.labels.assign(d.labels.begin() + long(from), d.labels.begin() + long(from + n));
-  return out;
-}
-
 struct Fixture {
   Model base = load_model_file(kModels + "/seed-cnn.safetensors");
   Dataset digits = load_dataset(kModels + "/mnist-replay-1000-images.idx.gz", kModels + "/mnist-replay-1000-labels.idx.gz");
-  Dataset replay = first(digits, 0, 120), samples = first(digits, 900, 30);
+  Dataset replay = digits.slice(0, 120), samples = digits.slice(900, 30);
   FineTuneConfig config = [] {
     FineTuneConfig c;
-    c.trainable = "last-block";
+    c.trainable = TrainableLayers::last_block;
     c.epochs = 3;
     c.batch = 16;
     c.replay_per_batch = 4;
@@ -43,13 +38,14 @@ struct Fixture {
 // The worker, in-process: each pump() is one chunk of the worker's loop and the message it posts.
 class LoopbackLink : public FineTuneWorkerLink {
  public:
-  bool is_ready = true;
+  bool is_available = true, is_ready = true;
   int starts = 0, cancels = 0;
   FineTuneWorker worker;
   int session = 0;
   bool running = false;
   std::string refused_status;  // a start the worker refused, posted on the next pump
 
+  bool available() const override { return is_available; }
   bool ready() const override { return is_ready; }
   void start(int s, const FineTuneRequest& request) override {
     ++starts;
@@ -116,8 +112,11 @@ TEST(FineTuneWorker, ASessionInTheWorkerEndsExactlyAsOnThePagesThread) {
   EXPECT_EQ(w.driver->status().state, FineTuneStatus::State::preparing);
   int events = 0, messages = 0;
   float last_progress = 0;
+  double worker_ms = 0;  // the worker's time in its chunks of work, all of them
   for (;;) {
+    const auto t0 = std::chrono::steady_clock::now();
     const bool more = w.link->pump(*w.driver);
+    worker_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     ++messages;
     EXPECT_GE(w.driver->status().progress(), last_progress);
     last_progress = w.driver->status().progress();
@@ -141,7 +140,13 @@ TEST(FineTuneWorker, ASessionInTheWorkerEndsExactlyAsOnThePagesThread) {
   EXPECT_EQ(s.heldout_before, here.status().heldout_before);
   EXPECT_EQ(s.heldout_after, here.status().heldout_after);
   EXPECT_EQ(s.replay_after, here.status().replay_after);
-  EXPECT_GT(w.driver->longest_slice_ms(), 0);
+  // The page learns how long the worker's longest uninterrupted piece of work was, as the worker
+  // measured it: part of its chunks, never more than all of them.
+  double reported = -1;
+  fine_tune_status_from_json(w.link->worker.status_json(), &reported);
+  EXPECT_EQ(w.driver->longest_slice_ms(), reported);
+  EXPECT_GT(reported, 0);
+  EXPECT_LT(reported, worker_ms);
   expect_same_params(w.driver->result(), here.result());
 }
 
@@ -195,6 +200,32 @@ TEST(FineTuneWorker, TheWarmUpSessionRunsInTheWorkerAndNobodySeesIt) {
   EXPECT_EQ(w.driver->status().state, FineTuneStatus::State::done);
 }
 
+TEST(FineTuneWorker, AWarmUpWaitsForTheWorkerOrRunsHereWhenThereIsNone) {
+  Fixture f;
+  Wired w = wired();
+  w.link->is_ready = false;  // still loading: the model is kept until it is ready
+  w.driver->warm_up(f.base, f.replay);
+  EXPECT_EQ(w.link->starts, 0);
+  w.link->is_ready = true;
+  w.driver->on_worker_ready();
+  EXPECT_EQ(w.link->starts, 1);
+  EXPECT_EQ(w.link->session, WorkerFineTuneDriver::kWarmUpSession);
+  w.driver->on_worker_ready();  // once only
+  EXPECT_EQ(w.link->starts, 1);
+
+  // A worker that fails while loading: this thread warms up instead, and sessions run here.
+  Wired lost = wired();
+  lost.link->is_ready = false;
+  lost.driver->warm_up(f.base, f.replay);
+  lost.link->is_available = false;
+  lost.driver->on_worker_lost("the fine-tuning worker failed: no wasm");
+  lost.driver->on_worker_ready();
+  EXPECT_EQ(lost.link->starts, 0);
+  EXPECT_EQ(lost.driver->status().state, FineTuneStatus::State::idle);  // warming up shows nothing
+  lost.driver->start(f.base, f.replay, f.samples, f.config);
+  EXPECT_STREQ(lost.driver->runs_in(), "main thread");
+}
+
 TEST(FineTuneWorker, WithoutAReadyWorkerTheSessionRunsOnThePagesThread) {
   Fixture f;
   Wired w = wired();
@@ -220,8 +251,8 @@ TEST(FineTuneWorker, RefusedSessionsThrowAtStartAndNothingIsSent) {
   Wired w = wired();
   EXPECT_THROW(w.driver->start(f.base, f.replay, Dataset{}, f.config), Error);
   FineTuneConfig bad = f.config;
-  bad.trainable = "everything";
-  EXPECT_THROW(w.driver->start(f.base, f.replay, f.samples, bad), Error);
+  bad.epochs = 0;
+  EXPECT_ERROR_CONTAINS(w.driver->start(f.base, f.replay, f.samples, bad), "epochs must be between 1 and 1000");
   EXPECT_EQ(w.link->starts, 0);
   EXPECT_FALSE(w.driver->active());
 }
@@ -313,6 +344,7 @@ TEST(FineTuneMessages, RequestsAndStatusesSurviveTheTripAndBadOnesAreNamed) {
     EXPECT_NE(std::string(e.what()).find("the model to fine-tune"), std::string::npos) << e.what();
   }
   EXPECT_THROW(fine_tune_config_from_json("{\"epochs\": \"many\"}"), Error);
+  EXPECT_ERROR_CONTAINS(fine_tune_config_from_json("{\"trainable\": \"everything\"}"), "'head', 'last-block' or 'all'");
   EXPECT_THROW(fine_tune_config_from_json("[1, 2]"), Error);
   EXPECT_THROW(fine_tune_config_from_json("{\"optimizer\": 3}"), Error);
   EXPECT_THROW(fine_tune_config_from_json("not json"), Error);

@@ -2,6 +2,7 @@
 // the shipped model gets much better at that style and stays as good on ordinary MNIST digits.
 #include <cmath>
 
+#include "digitlab/presets.h"
 #include "digitlab/safetensors.h"
 #include "fine_tuner.h"
 #include "test_support.h"
@@ -44,13 +45,6 @@ Dataset styled(const Dataset& src, size_t first, size_t count) {
   return d;
 }
 
-Dataset slice(const Dataset& src, size_t first, size_t count) {
-  Dataset d;
-  d.images.assign(src.image(first), src.image(first) + count * 784);
-  d.labels.assign(src.labels.begin() + long(first), src.labels.begin() + long(first + count));
-  return d;
-}
-
 double engine_accuracy(const Model& m, const Dataset& d) {
   XnnEngine engine(m);
   size_t right = 0;
@@ -60,21 +54,21 @@ double engine_accuracy(const Model& m, const Dataset& d) {
     for (size_t p = 0; p < size_t(n) * 784; ++p) pixels[p] = d.images[b * 784 + p] / 255.f;
     engine.forward(pixels.data(), n, logits.data());
     for (int i = 0; i < n; ++i)
-      if (std::max_element(&logits[size_t(i) * 10], &logits[size_t(i) * 10] + 10) - &logits[size_t(i) * 10] == d.labels[b + size_t(i)]) ++right;
+      if (argmax(&logits[size_t(i) * 10], 10) == d.labels[b + size_t(i)]) ++right;
   }
   return double(right) / double(d.size());
 }
 
 // trainable: last-block (the page's stronger choice) or all (every layer).
-void learns_a_consistent_style(const std::string& trainable) {
+void learns_a_consistent_style(TrainableLayers trainable) {
   DIGITLAB_REQUIRE_MNIST(dir);
   if (!file_exists(kShipped)) GTEST_SKIP() << "no shipped model at " << kShipped;
   const Model base = load_model_file(kShipped);
   const Dataset train = load_mnist(dir, MnistSplit::train), test = load_mnist(dir, MnistSplit::test);
   const Dataset samples = styled(test, 5000, 60);       // what a person labels in the page
   const Dataset style_test = styled(test, 6000, 500);   // more digits in that style, never trained on
-  const Dataset plain_test = slice(test, 0, 2000);
-  const Dataset replay = slice(train, 0, 1000);
+  const Dataset plain_test = test.slice(0, 2000);
+  const Dataset replay = train.slice(0, 1000);
 
   FineTuneConfig config;
   config.holdout = 0.f;
@@ -89,7 +83,7 @@ void learns_a_consistent_style(const std::string& trainable) {
   const Model tuned = tuner.tuned_model();
   const double style_before = engine_accuracy(base, style_test), style_after = engine_accuracy(tuned, style_test);
   const double plain_before = engine_accuracy(base, plain_test), plain_after = engine_accuracy(tuned, plain_test);
-  std::printf("%s: styled digits: %.3f -> %.3f; plain MNIST test: %.4f -> %.4f\n", trainable.c_str(), style_before, style_after,
+  std::printf("%s: styled digits: %.3f -> %.3f; plain MNIST test: %.4f -> %.4f\n", trainable_layers_name(trainable), style_before, style_after,
               plain_before, plain_after);
   EXPECT_LE(1 - style_after, 0.7 * (1 - style_before));  // at least 30% fewer errors on the person's style
   EXPECT_GE(plain_after, plain_before - 0.01);  // within one point on ordinary digits
@@ -100,8 +94,8 @@ void learns_a_consistent_style(const std::string& trainable) {
   EXPECT_EQ(back.params.at("fc.weight").data, tuned.params.at("fc.weight").data);
 }
 
-TEST(FineTuner, LearnsAConsistentStyleWithoutForgettingMnist) { learns_a_consistent_style("last-block"); }
-TEST(FineTuner, TrainingEveryLayerLearnsTheStyleToo) { learns_a_consistent_style("all"); }
+TEST(FineTuner, LearnsAConsistentStyleWithoutForgettingMnist) { learns_a_consistent_style(TrainableLayers::last_block); }
+TEST(FineTuner, TrainingEveryLayerLearnsTheStyleToo) { learns_a_consistent_style(TrainableLayers::all); }
 
 TEST(FineTuner, HeldOutAccuracyIsMeasuredBeforeAndAfter) {
   const Model base = init_model(preset("dsconv"), 3);

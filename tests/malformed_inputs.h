@@ -10,6 +10,7 @@
 #include "digitlab/architecture.h"
 #include "digitlab/idx.h"
 #include "digitlab/model.h"
+#include "digitlab/presets.h"
 #include "digitlab/safetensors.h"
 
 namespace digitlab::testing {

@@ -26,6 +26,7 @@ std::vector<double> reference(const std::vector<float>& a, const std::vector<flo
 }
 
 TEST(MatMul, EqualsAFloat64ProductForEveryKernelAndEdge) {
+  TrainWorkspace ws;  // one for every case: shapes change, the scratch grows as needed
   int cases = 0;
   for (int M : {1, 2, 3, 4, 5, 7, 9, 32})
     for (int N : {1, 3, 4, 5, 8, 11, 16, 19})
@@ -36,7 +37,7 @@ TEST(MatMul, EqualsAFloat64ProductForEveryKernelAndEdge) {
             const std::vector<float> bias = random_vector(size_t(N), 3);
             const float* bp = with_bias ? bias.data() : nullptr;
             std::vector<float> got(size_t(M) * N, NAN);
-            matmul_loops(got.data(), a.data(), b.data(), bp, M, K, N, k_by_n);
+            matmul(got.data(), a.data(), b.data(), bp, M, K, N, k_by_n, ws);
             const std::vector<double> want = reference(a, b, bp, M, K, N, k_by_n);
             double worst = 0;
             for (size_t i = 0; i < got.size(); ++i)
@@ -55,7 +56,8 @@ TEST(MatMul, MostlyZeroLeftOperandsGiveTheSameProduct) {
     if (i % 4 != 0) a[i] = 0.f;
   const std::vector<float> b = random_vector(size_t(K) * N, 5), bias = random_vector(size_t(N), 6);
   std::vector<float> got(size_t(M) * N, NAN);
-  matmul_loops(got.data(), a.data(), b.data(), bias.data(), M, K, N, true);
+  TrainWorkspace ws;
+  matmul(got.data(), a.data(), b.data(), bias.data(), M, K, N, true, ws);
   const std::vector<double> want = reference(a, b, bias.data(), M, K, N, true);
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-5 * (1.0 + std::fabs(want[i])));
 }

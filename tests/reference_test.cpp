@@ -1,3 +1,4 @@
+#include "digitlab/presets.h"
 #include "digitlab/reference.h"
 
 #include "test_support.h"
@@ -5,8 +6,7 @@
 namespace digitlab {
 namespace {
 
-using testing::max_abs_diff;
-using testing::random_vector;
+using namespace testing;  // random_vector, max_abs_diff, ...
 
 TEST(Reference, Conv2dByHand) {
   // 1x1x3x3 input, one 2x2 kernel, bias 0.5, no padding -> 2x2 output computed by hand.

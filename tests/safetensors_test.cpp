@@ -1,3 +1,4 @@
+#include "digitlab/presets.h"
 #include "digitlab/safetensors.h"
 
 #include "digitlab/error.h"
@@ -8,8 +9,7 @@
 namespace digitlab {
 namespace {
 
-using testing::max_abs_diff;
-using testing::random_vector;
+using namespace testing;  // random_vector, max_abs_diff, ...
 
 TEST(Safetensors, RoundTripKeepsTensorsAndMetadataExactly) {
   TensorMap t;

@@ -2,6 +2,8 @@
 // lowers the loss, a non-finite step restores the weights, and trained weights go back by name.
 #include <cmath>
 
+#include "digitlab/fine_tuning.h"
+#include "digitlab/presets.h"
 #include "digitlab/safetensors.h"
 #include "tail_trainer.h"
 #include "test_support.h"
@@ -25,11 +27,11 @@ Batch random_batch(int features, int B, uint64_t seed) {
 
 TEST(TailTrainer, TrainsTheLayersAfterTheLastSpatialLayer) {
   const Model seed = init_model(preset("seed-cnn"), 1);
-  TailTrainer t(seed, head_start(seed.arch), OptimizerOptions{});
+  TailTrainer t(seed, first_trainable_layer(seed.arch, TrainableLayers::head), OptimizerOptions{});
   EXPECT_EQ(t.input_size(), 3136);  // 64 x 7 x 7, flattened
   EXPECT_EQ(t.num_parameters(), size_t(3136 * 128 + 128 + 128 * 10 + 10));
   const Model dl = init_model(preset("digitlab-cnn"), 1);
-  TailTrainer d(dl, head_start(dl.arch), OptimizerOptions{});
+  TailTrainer d(dl, first_trainable_layer(dl.arch, TrainableLayers::head), OptimizerOptions{});
   EXPECT_EQ(d.input_size(), 128);
   EXPECT_EQ(d.num_parameters(), size_t(128 * 10 + 10));
 }
@@ -37,7 +39,7 @@ TEST(TailTrainer, TrainsTheLayersAfterTheLastSpatialLayer) {
 TEST(TailTrainer, GradientsMatchFiniteDifferences) {
   // keras-cnn's head: flatten 576 -> fc1 64 -> relu -> fc2 10; checked on a sample of coordinates.
   const Model m = init_model(preset("keras-cnn"), 4);
-  TailTrainer t(m, head_start(m.arch), OptimizerOptions{});
+  TailTrainer t(m, first_trainable_layer(m.arch, TrainableLayers::head), OptimizerOptions{});
   const Batch b = random_batch(t.input_size(), 5, 3);
   t.forward_backward(b.features.data(), b.labels.data(), 5, false);
   const std::vector<float> analytic = t.gradients();
@@ -62,7 +64,7 @@ void check_gradients_from(bool whole_network, int parameter_samples, int input_s
   for (const std::string& name : preset_names()) {
     SCOPED_TRACE(name);
     const Model m = fold_batch_norm(init_model(preset(name), 5));
-    TailTrainer t(m, whole_network ? 0 : last_block_start(m.arch), OptimizerOptions{});
+    TailTrainer t(m, whole_network ? 0 : first_trainable_layer(m.arch, TrainableLayers::last_block), OptimizerOptions{});
     const int B = 3;
     const Batch b = random_batch(t.input_size(), B, 8);
     t.forward_backward(b.features.data(), b.labels.data(), B, false);
@@ -121,7 +123,7 @@ TEST(TailTrainer, AStepInPartsEqualsTheWholeStep) {
   }
   // accumulate() trains with dropout on; digitlab-cnn's dropout (p = 0.1) sits before the head, so
   // the comparison is made with p = 0 below instead, and here only shapes and finiteness.
-  const TailStep r = parts.finish_step();
+  const TrainStepResult r = parts.finish_step();
   EXPECT_TRUE(r.ok);
   EXPECT_TRUE(std::isfinite(r.loss));
   EXPECT_EQ(parts.gradients().size(), g_whole.size());
@@ -130,14 +132,14 @@ TEST(TailTrainer, AStepInPartsEqualsTheWholeStep) {
   for (Layer& l : no_dropout.arch.layers)
     if (l.kind == LayerKind::dropout) l.p = 0.f;
   TailTrainer a(no_dropout, 0, o), c(no_dropout, 0, o);
-  const TailStep ra = a.train_step(b.features.data(), b.labels.data(), 16);
+  const TrainStepResult ra = a.train_step(b.features.data(), b.labels.data(), 16);
   c.begin_step();
   done = 0;
   for (int n : {5, 5, 6}) {
     ASSERT_TRUE(c.accumulate(b.features.data() + done * 784, b.labels.data() + done, n, 16));
     done += n;
   }
-  const TailStep rc = c.finish_step();
+  const TrainStepResult rc = c.finish_step();
   ASSERT_TRUE(ra.ok && rc.ok);
   EXPECT_NEAR(ra.loss, rc.loss, 1e-5);
   EXPECT_NEAR(ra.loss, loss, 1e-5);
@@ -172,7 +174,7 @@ TEST(TailTrainer, TrainingLowersTheLossOnAFixedBatch) {
     o.kind = kind;
     o.lr = std::string(kind) == "adam" ? 1e-3f : 0.05f;
     const Model m = init_model(preset("seed-cnn"), 2);
-    TailTrainer t(m, head_start(m.arch), o);
+    TailTrainer t(m, first_trainable_layer(m.arch, TrainableLayers::head), o);
     const Batch b = random_batch(t.input_size(), 32, 5);
     const float first = t.train_step(b.features.data(), b.labels.data(), 32).loss;
     float last = first;
@@ -185,11 +187,11 @@ TEST(TailTrainer, NonFiniteStepRestoresTheWeights) {
   OptimizerOptions o;
   o.kind = "sgd";
   const Model m = init_model(preset("keras-cnn"), 2);
-  TailTrainer t(m, head_start(m.arch), o);
+  TailTrainer t(m, first_trainable_layer(m.arch, TrainableLayers::head), o);
   Batch b = random_batch(t.input_size(), 8, 9);
   for (float& f : b.features) f *= 3e38f;  // inputs overflow to inf
   const std::vector<float> before = t.parameters();
-  const TailStep s = t.train_step(b.features.data(), b.labels.data(), 8);
+  const TrainStepResult s = t.train_step(b.features.data(), b.labels.data(), 8);
   EXPECT_FALSE(s.ok) << "loss " << s.loss;
   EXPECT_EQ(t.parameters(), before);
   b.features[0] = NAN;
@@ -199,18 +201,18 @@ TEST(TailTrainer, NonFiniteStepRestoresTheWeights) {
   OptimizerOptions wild;
   wild.kind = "sgd";
   wild.lr = 9.f;
-  TailTrainer u(m, head_start(m.arch), wild);
+  TailTrainer u(m, first_trainable_layer(m.arch, TrainableLayers::head), wild);
   Batch c = random_batch(u.input_size(), 8, 9);
   for (float& f : c.features) f *= 1e38f;  // still finite (max 2e38)
   const std::vector<float> start = u.parameters();
-  const TailStep bad = u.train_step(c.features.data(), c.labels.data(), 8);
+  const TrainStepResult bad = u.train_step(c.features.data(), c.labels.data(), 8);
   EXPECT_FALSE(bad.ok) << "loss " << bad.loss;
   EXPECT_EQ(u.parameters(), start);
 }
 
 TEST(TailTrainer, RejectsBadBatchesAndLabels) {
   const Model m = init_model(preset("dsconv"), 2);
-  TailTrainer t(m, head_start(m.arch), OptimizerOptions{});
+  TailTrainer t(m, first_trainable_layer(m.arch, TrainableLayers::head), OptimizerOptions{});
   Batch b = random_batch(t.input_size(), 4, 1);
   EXPECT_ERROR_CONTAINS(t.train_step(b.features.data(), b.labels.data(), 0), "batch size");
   b.labels[2] = 10;
@@ -222,7 +224,7 @@ TEST(TailTrainer, RejectsBadBatchesAndLabels) {
 
 TEST(TailTrainer, TrainedWeightsGoBackUnderTheirNames) {
   Model m = init_model(preset("digitlab-cnn"), 6);
-  TailTrainer t(m, head_start(m.arch), OptimizerOptions{});
+  TailTrainer t(m, first_trainable_layer(m.arch, TrainableLayers::head), OptimizerOptions{});
   const Batch b = random_batch(t.input_size(), 16, 2);
   for (int i = 0; i < 5; ++i) t.train_step(b.features.data(), b.labels.data(), 16);
   const std::vector<float> before_fc = m.params.at("fc.weight").data;

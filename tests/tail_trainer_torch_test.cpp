@@ -1,11 +1,14 @@
 // The in-browser tail trainer against LibTorch autograd and torch::optim (native only). This binary
-// links LibTorch and the XNNPACK-free training code, never XNNPACK (see ../shared/TOOLCHAIN.md).
+// links LibTorch and the XNNPACK-free training code, never XNNPACK: Debian's libtorch_cpu.so imports
+// XNNPACK symbols of its own older API, which the pinned static XNNPACK would replace.
 #include <torch/torch.h>
 
 #include <cmath>
 
+#include "digitlab/fine_tuning.h"
 #include "tail_trainer.h"
 #include "test_support.h"
+#include "digitlab/presets.h"
 
 namespace digitlab {
 namespace {
@@ -73,7 +76,7 @@ std::vector<float> flat(const std::vector<torch::Tensor>& ts, bool grads) {
 TEST(TailTrainerVsTorch, GradientsEqualAutogradForEveryPresetAndTrainableChoice) {
   for (const std::string& name : preset_names()) {
     const Model m = fold_batch_norm(init_model(preset(name), 12));
-    for (const size_t first : {head_start(m.arch), last_block_start(m.arch), size_t(0)}) {  // head, last block, all
+    for (const size_t first : {first_trainable_layer(m.arch, TrainableLayers::head), first_trainable_layer(m.arch, TrainableLayers::last_block), size_t(0)}) {  // head, last block, all
       SCOPED_TRACE(name + " from layer " + std::to_string(first));
       TailTrainer ours(m, first, OptimizerOptions{});
       const Shape in = ours.input_shape();
@@ -108,7 +111,7 @@ TEST(TailTrainerVsTorch, OptimizerStepsEqualTorchOptim) {
     o.lr = 0.01f;
     o.momentum = 0.9f;
     o.weight_decay = 1e-3f;
-    TailTrainer ours(m, head_start(m.arch), o);
+    TailTrainer ours(m, first_trainable_layer(m.arch, TrainableLayers::head), o);
     TorchTail th = torch_tail(m, ours.first_layer());
     std::unique_ptr<torch::optim::Optimizer> opt;
     if (o.kind == "adam") opt = std::make_unique<torch::optim::Adam>(th.params, torch::optim::AdamOptions(0.01).weight_decay(1e-3));

@@ -2,30 +2,44 @@
 #pragma once
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <vector>
 
 #include "digitlab/error.h"
 #include "digitlab/file_io.h"
+#include "digitlab/idx.h"
 
 namespace digitlab::testing {
 
-// ../shared/data/mnist beside the repository (CI and developers), else data/mnist (./run data).
-inline std::string mnist_dir() {
-  const std::string candidates[] = {std::string(DIGITLAB_SOURCE_DIR) + "/../shared/data/mnist",
-                                    std::string(DIGITLAB_SOURCE_DIR) + "/data/mnist"};
-  for (const std::string& dir : candidates)
-    if (file_exists(dir + "/t10k-images-idx3-ubyte.gz") || file_exists(dir + "/t10k-images-idx3-ubyte")) return dir;
-  return "";
-}
+inline std::string mnist_dir() { return find_mnist_dir(DIGITLAB_SOURCE_DIR); }
 
 #define DIGITLAB_REQUIRE_MNIST(dir)                                                                  \
   const std::string dir = ::digitlab::testing::mnist_dir();                                         \
   if (dir.empty())                                                                                  \
     GTEST_SKIP() << "MNIST files not found in ../shared/data/mnist or data/mnist; run `./run data`";
+
+// A program run as a shell user runs it: its exit code and everything it printed (stdout + stderr).
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+inline CommandResult run_command(const std::string& command_line) {
+  CommandResult r;
+  FILE* p = popen((command_line + " 2>&1").c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
+  const int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
 
 inline std::string output_path(const std::string& name) { return std::string(DIGITLAB_TEST_OUTPUT_DIR) + "/" + name; }
 
@@ -64,6 +78,24 @@ inline double relative_error(const std::vector<float>& a, const std::vector<floa
     scale = std::max(scale, double(std::fabs(b[i])));
   }
   return diff / scale;
+}
+
+// Layout conversions for tests that feed XNNPACK operators (NHWC) from NCHW references.
+inline std::vector<float> convert_layout(const std::vector<float>& x, int B, int C, int H, int W, bool to_nhwc) {
+  std::vector<float> out(x.size());
+  for (int b = 0; b < B; ++b)
+    for (int c = 0; c < C; ++c)
+      for (int p = 0; p < H * W; ++p) {
+        const size_t nchw = (size_t(b) * C + c) * H * W + p, nhwc = (size_t(b) * H * W + p) * C + c;
+        out[to_nhwc ? nhwc : nchw] = x[to_nhwc ? nchw : nhwc];
+      }
+  return out;
+}
+inline std::vector<float> nchw_to_nhwc(const std::vector<float>& x, int B, int C, int H, int W) {
+  return convert_layout(x, B, C, H, W, true);
+}
+inline std::vector<float> nhwc_to_nchw(const std::vector<float>& x, int B, int C, int H, int W) {
+  return convert_layout(x, B, C, H, W, false);
 }
 
 // Error messages must say what was wrong: check for a distinctive fragment.

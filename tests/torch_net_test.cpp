@@ -2,6 +2,7 @@
 // every preset, and survives a save/load round trip bit for bit.
 #include <torch/torch.h>
 
+#include "digitlab/presets.h"
 #include "digitlab/reference.h"
 #include "digitlab/safetensors.h"
 #include "test_support.h"
@@ -10,8 +11,7 @@
 namespace digitlab {
 namespace {
 
-using testing::max_abs_diff;
-using testing::random_vector;
+using namespace testing;  // random_vector, max_abs_diff, ...
 
 // init_model leaves batch norm at identity; random statistics make the comparison mean something.
 Model random_model(const std::string& arch_name, uint64_t seed) {

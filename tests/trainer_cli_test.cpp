@@ -1,35 +1,19 @@
 // The command-line trainer as a shell user meets it: bad inputs give a clear message and a non-zero
 // exit, and never overwrite an existing output file.
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <fstream>
 
 #include "digitlab/file_io.h"
 #include "digitlab/idx.h"
+#include "digitlab/presets.h"
 #include "digitlab/safetensors.h"
 #include "test_support.h"
 
 namespace digitlab {
 namespace {
 
-struct CliRun {
-  int exit_code = -1;
-  std::string output;
-};
-
-CliRun run_cli(const std::string& args) {
-  CliRun r;
-  const std::string cmd = std::string(DIGITLAB_CLI) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using CliRun = testing::CommandResult;
+CliRun run_cli(const std::string& args) { return testing::run_command(std::string(DIGITLAB_CLI) + " " + args); }
 
 std::string out(const std::string& name) { return testing::output_path("cli_" + name); }
 

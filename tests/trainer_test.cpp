@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "digitlab/idx.h"
+#include "digitlab/presets.h"
 #include "digitlab/safetensors.h"
 #include "test_support.h"
 #include "torch_common.h"
@@ -15,9 +16,7 @@ namespace {
 
 TEST(Trainer, OverfitsATinyBatch) {
   DIGITLAB_REQUIRE_MNIST(dir);
-  Dataset train = load_mnist(dir, MnistSplit::train);
-  train.images.resize(32 * 784);
-  train.labels.resize(32);
+  const Dataset train = load_mnist(dir, MnistSplit::train).slice(0, 32);
   torch::manual_seed(3);
   TorchNet net(init_model(preset("seed-cnn"), 3), torch::kCPU);
   auto opt = make_optimizer("adam", net.trainable_parameters(), 1e-3, 0.9, 0);
@@ -30,23 +29,27 @@ TEST(Trainer, OverfitsATinyBatch) {
   EXPECT_EQ(evaluate(net, x, y, 32).confusion.accuracy(), 1.0);
 }
 
-TEST(Trainer, ShortCpuRunReaches95PercentOn1000TestImages) {
-  DIGITLAB_REQUIRE_MNIST(dir);
+// Two epochs of seed-cnn on the first `limit` MNIST training images, without augmentation.
+TrainOptions short_seed_cnn_run(const std::string& mnist, int limit, int val, const std::string& out) {
   TrainOptions o;
   o.arch = "seed-cnn";
-  o.data_dir = dir;
-  o.limit = 5000;
-  o.val = 500;
+  o.data_dir = mnist;
+  o.limit = limit;
+  o.val = val;
   o.epochs = 2;
   o.batch = 64;
   o.augment = "none";
-  o.out = testing::output_path("short_run.safetensors");
+  o.out = testing::output_path(out);
+  return o;
+}
+
+TEST(Trainer, ShortCpuRunReaches95PercentOn1000TestImages) {
+  DIGITLAB_REQUIRE_MNIST(dir);
+  const TrainOptions o = short_seed_cnn_run(dir, 5000, 500, "short_run.safetensors");
   const TrainReport r = run_train(o);
   EXPECT_EQ(r.epochs, 2);
 
-  Dataset test = load_mnist(dir, MnistSplit::test);
-  test.images.resize(1000 * 784);
-  test.labels.resize(1000);
+  const Dataset test = load_mnist(dir, MnistSplit::test).slice(0, 1000);
   TorchNet net(load_model_file(o.out), torch::kCPU);
   const double acc = evaluate(net, dataset_images(test, torch::kCPU), dataset_labels(test, torch::kCPU), 500)
                          .confusion.accuracy();
@@ -59,9 +62,7 @@ TEST(Trainer, ShortCpuRunReaches95PercentOn1000TestImages) {
 
 // A fixed "handwriting style" no MNIST digit has: rotated 35 degrees and shifted 3 px right.
 Dataset shifted_digits(const Dataset& src, size_t first, size_t count) {
-  Dataset d;
-  d.images.assign(src.image(first), src.image(first) + count * 784);
-  d.labels.assign(src.labels.begin() + long(first), src.labels.begin() + long(first + count));
+  Dataset d = src.slice(first, count);
   torch::Tensor x = dataset_images(d, torch::kCPU);
   const double a = 35.0 * 3.14159265 / 180;
   const torch::Tensor theta = torch::tensor({{std::cos(a), -std::sin(a), -3.0 / 14}, {std::sin(a), std::cos(a), 0.0}},
@@ -75,15 +76,7 @@ Dataset shifted_digits(const Dataset& src, size_t first, size_t count) {
 
 TEST(Trainer, FinetuningOnAShiftedStyleHelpsWithoutForgetting) {
   DIGITLAB_REQUIRE_MNIST(dir);
-  TrainOptions t;
-  t.arch = "seed-cnn";
-  t.data_dir = dir;
-  t.limit = 12000;
-  t.val = 0;
-  t.epochs = 2;
-  t.batch = 64;
-  t.augment = "none";
-  t.out = testing::output_path("finetune_base.safetensors");
+  const TrainOptions t = short_seed_cnn_run(dir, 12000, 0, "finetune_base.safetensors");
   run_train(t);
 
   const Dataset train = load_mnist(dir, MnistSplit::train);
@@ -91,7 +84,7 @@ TEST(Trainer, FinetuningOnAShiftedStyleHelpsWithoutForgetting) {
   const std::string images = testing::output_path("shifted-images.idx"), labels = testing::output_path("shifted-labels.idx");
   save_dataset(samples, images, labels, false);
 
-  FinetuneOptions f;
+  FineTuneOptions f;
   f.model = t.out;
   f.samples_images = images;
   f.samples_labels = labels;
@@ -101,7 +94,7 @@ TEST(Trainer, FinetuningOnAShiftedStyleHelpsWithoutForgetting) {
   f.epochs = 8;
   f.holdout = 0.3;
   f.out = testing::output_path("finetuned.safetensors");
-  const FinetuneReport r = run_finetune(f);
+  const FineTuneReport r = run_fine_tune(f);
   std::printf("held-out shifted: %.3f -> %.3f, MNIST test: %.4f -> %.4f\n", r.heldout_before, r.heldout_after,
               r.mnist_before, r.mnist_after);
   EXPECT_GE(r.heldout_after, r.heldout_before + 0.15);  // "substantially": at least 15 points

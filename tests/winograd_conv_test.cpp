@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "digitlab/idx.h"
+#include "digitlab/presets.h"
 #include "digitlab/safetensors.h"
 #include "test_support.h"
 #include "winograd_conv.h"
@@ -60,12 +61,14 @@ class WinogradTester {
       SCOPED_TRACE("batch " + std::to_string(batch));
       const std::vector<float> x = random_vector(size_t(batch) * h_ * w_ * cin_, 7 + batch, -1.f, 1.f);
       std::vector<float> conv(size_t(batch) * oh * ow * cout_);
-      direct.run(x.data(), conv.data(), batch, h_, w_);
+      direct.reshape(batch, h_, w_);
+      direct.run(x.data(), conv.data());
       const std::vector<float> expected = pool_ ? max_pool2(conv, batch, oh, ow, cout_) : conv;
       const Shape s = winograd.output_shape(h_, w_);
       ASSERT_EQ(size_t(batch) * s.size(), expected.size());
       std::vector<float> got(expected.size(), NAN);
-      winograd.run(x.data(), got.data(), batch, h_, w_);
+      winograd.reshape(batch, h_, w_);
+      winograd.run(x.data(), got.data());
       const double err = relative_error(got, expected);
       std::printf("[ winograd ] F(%dx%d) %3d->%3d on %2dx%-2d pad %d%s%s batch %2d: relative error %.2g\n", tile, tile,
                   cin_, cout_, h_, w_, pad_, relu_ ? " relu" : "", pool_ ? " pool" : "", batch, err);
@@ -112,7 +115,9 @@ TEST(WinogradConv3x3, UnsupportedLayersAreErrors) {
   EXPECT_ERROR_CONTAINS(WinogradConv3x3(conv2d("c", 8, 8, 3, 1), w.data(), nullptr, false, false, 3), "2x2 or 4x4");
   WinogradConv3x3 pooled(conv2d("c", 8, 8, 3, 0), w.data(), nullptr, false, true);
   std::vector<float> x(3 * 3 * 8), y(8);
-  EXPECT_ERROR_CONTAINS(pooled.run(x.data(), y.data(), 1, 3, 3), "too small for a 2x2 max pool");
+  EXPECT_ERROR_CONTAINS(pooled.run(x.data(), y.data()), "before reshape");
+  EXPECT_ERROR_CONTAINS(pooled.reshape(1, 3, 3), "too small for a 2x2 max pool");
+  EXPECT_ERROR_CONTAINS(pooled.run(x.data(), y.data()), "before reshape");  // a refused size leaves it unusable
 }
 
 TEST(WinogradConv3x3, EngineFusesThePoolAndRefusesToCutInsideIt) {

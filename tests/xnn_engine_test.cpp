@@ -9,6 +9,7 @@
 
 #include "digitlab/file_io.h"
 #include "digitlab/idx.h"
+#include "digitlab/presets.h"
 #include "digitlab/reference.h"
 #include "digitlab/safetensors.h"
 #include "test_support.h"
@@ -17,8 +18,7 @@
 namespace digitlab {
 namespace {
 
-using testing::max_abs_diff;
-using testing::random_vector;
+using namespace testing;  // random_vector, max_abs_diff, ...
 
 // init_model's weights, with batch-norm layers moved away from the identity.
 Model random_model(const Architecture& arch, uint64_t seed) {

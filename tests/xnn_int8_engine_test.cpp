@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "digitlab/idx.h"
+#include "digitlab/presets.h"
 #include "digitlab/safetensors.h"
 #include "test_support.h"
 #include "xnn_engine.h"

@@ -7,8 +7,7 @@
 namespace digitlab {
 namespace {
 
-using testing::max_abs_diff;
-using testing::random_vector;
+using namespace testing;  // random_vector, max_abs_diff, ...
 
 class ConvTester {
  public:
@@ -35,14 +34,14 @@ class ConvTester {
     if (relu_) relu_forward(expected.data(), expected.data(), int(expected.size()));
 
     XnnConv2d op(l, w.data(), b.data(), relu_);
-    std::vector<float> x_nhwc(x.size()), y_nhwc(expected.size()), y(expected.size());
-    nchw_to_nhwc(x.data(), x_nhwc.data(), batch_, in_, h_, w_);
+    const std::vector<float> x_nhwc = testing::nchw_to_nhwc(x, batch_, in_, h_, w_);
+    std::vector<float> y_nhwc(expected.size());
+    op.reshape(batch_, h_, w_);
+    ASSERT_EQ(op.output_height(), oh);
+    ASSERT_EQ(op.output_width(), ow);
     for (int repeat = 0; repeat < 2; ++repeat) {  // the second run reuses the reshaped operator
-      op.run(x_nhwc.data(), y_nhwc.data(), batch_, h_, w_);
-      ASSERT_EQ(op.output_height(), oh);
-      ASSERT_EQ(op.output_width(), ow);
-      nhwc_to_nchw(y_nhwc.data(), y.data(), batch_, out_, oh, ow);
-      EXPECT_LT(max_abs_diff(y, expected), 1e-4f);
+      op.run(x_nhwc.data(), y_nhwc.data());
+      EXPECT_LT(max_abs_diff(testing::nhwc_to_nchw(y_nhwc, batch_, out_, oh, ow), expected), 1e-4f);
     }
   }
 
@@ -56,6 +55,17 @@ TEST(XnnConv2d, SecondLayerOfSeedCnnBatch4) { ConvTester().channels(32, 64).inpu
 TEST(XnnConv2d, ValidPadding) { ConvTester().channels(32, 64).input(26, 26).test(); }
 TEST(XnnConv2d, Strided) { ConvTester().channels(3, 8).input(13, 11).stride(2).padding(1).test(); }
 TEST(XnnConv2d, DilatedDepthwise) { ConvTester().channels(32, 32).groups(32).input(14, 14).padding(2).dilation(2).test(); }
+TEST(XnnConv2d, FollowsXnnpacksLifecycle) {
+  const Layer l = conv2d("conv", 2, 4, 3, 1);
+  const auto w = random_vector(4 * 2 * 9, 1);
+  XnnConv2d op(l, w.data(), nullptr, false);
+  std::vector<float> x(2 * 5 * 5 * 2), y(2 * 5 * 5 * 4);
+  EXPECT_ERROR_CONTAINS(op.run(x.data(), y.data()), "before reshape");
+  op.reshape(2, 5, 5);
+  op.run(x.data(), y.data());
+  EXPECT_EQ(op.output_height(), 5);
+  EXPECT_ERROR_CONTAINS(XnnConv2d(conv2d("c", 1, 1, 3), nullptr, nullptr, false), "no weights");
+}
 TEST(XnnConv2d, Pointwise) { ConvTester().channels(16, 32).kernel(1).input(7, 7).test(); }
 
 }  // namespace

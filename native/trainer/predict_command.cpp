@@ -7,7 +7,7 @@
 #include "digitlab/idx.h"
 #include "digitlab/preprocess.h"
 #include "digitlab/safetensors.h"
-#include "image_file.h"
+#include "digitlab/image_file.h"
 #include "torch_common.h"
 
 namespace digitlab {

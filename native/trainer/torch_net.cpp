@@ -120,9 +120,8 @@ torch::Device select_device(const std::string& request) {
   if (request == "cuda" || request == "auto") {
     if (torch::cuda::is_available()) return torch::Device(torch::kCUDA, 0);
     if (request == "cuda") {
-      throw Error("--device cuda: no CUDA device is usable (this LibTorch " +
-                  std::string(torch::cuda::is_available() ? "sees" : "was built without or sees no") +
-                  " GPU); build against a CUDA LibTorch via CMAKE_PREFIX_PATH, or use --device cpu");
+      throw Error("--device cuda: no CUDA device is usable (this LibTorch was built without CUDA or sees no GPU); "
+                  "build against a CUDA LibTorch via CMAKE_PREFIX_PATH, or use --device cpu");
     }
     return torch::kCPU;
   }

@@ -8,6 +8,7 @@
 #include "augment.h"
 #include "digitlab/error.h"
 #include "digitlab/file_io.h"
+#include "digitlab/presets.h"
 #include "digitlab/safetensors.h"
 #include "progress.h"
 #include "torch_common.h"

@@ -48,7 +48,7 @@ struct EvalOptions {
   int batch = 500;
 };
 
-struct FinetuneOptions {
+struct FineTuneOptions {
   CommonOptions common;
   std::string model;
   std::string samples_images, samples_labels;
@@ -77,7 +77,7 @@ struct TrainReport {
   int epochs = 0;              // epochs run (fewer than asked after early stopping or a reached target)
   double test_accuracy = 0;
 };
-struct FinetuneReport {        // accuracies in [0, 1]; NaN where a set is empty
+struct FineTuneReport {        // accuracies in [0, 1]; NaN where a set is empty
   double heldout_before = 0, heldout_after = 0;
   double samples_before = 0, samples_after = 0;
   double mnist_before = 0, mnist_after = 0;
@@ -85,7 +85,7 @@ struct FinetuneReport {        // accuracies in [0, 1]; NaN where a set is empty
 
 TrainReport run_train(const TrainOptions& options);
 double run_eval(const EvalOptions& options);  // accuracy
-FinetuneReport run_finetune(const FinetuneOptions& options);
+FineTuneReport run_fine_tune(const FineTuneOptions& options);
 void run_predict(const PredictOptions& options);
 
 }  // namespace digitlab

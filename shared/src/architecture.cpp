@@ -284,6 +284,13 @@ float get_float(const json& j, const char* key, float fallback) {
   return it->get<float>();
 }
 
+bool get_bool(const json& j, const char* key, bool fallback) {
+  auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  if (!it->is_boolean()) throw Error(std::string("field '") + key + "' must be true or false");
+  return it->get<bool>();
+}
+
 std::string get_name(const json& j) {
   auto it = j.find("name");
   if (it == j.end() || !it->is_string()) throw Error("missing string field 'name'");
@@ -364,10 +371,7 @@ Architecture architecture_from_json(const std::string& text) {
             l.padding = get_int(j, "padding", 0, kMaxKernel, 0, false);
             l.dilation = get_int(j, "dilation", 1, kMaxKernel, 1, false);
             l.groups = get_int(j, "groups", 1, kMaxChannels, 1, false);
-            if (j.contains("bias")) {
-              if (!j["bias"].is_boolean()) throw Error("field 'bias' must be true or false");
-              l.bias = j["bias"].get<bool>();
-            }
+            l.bias = get_bool(j, "bias", true);
             break;
           case LayerKind::batch_norm2d:
             l.name = get_name(j);
@@ -382,10 +386,7 @@ Architecture architecture_from_json(const std::string& text) {
             l.name = get_name(j);
             l.in_features = get_int(j, "in", 1, kMaxFeatures, 0, true);
             l.out_features = get_int(j, "out", 1, kMaxFeatures, 0, true);
-            if (j.contains("bias")) {
-              if (!j["bias"].is_boolean()) throw Error("field 'bias' must be true or false");
-              l.bias = j["bias"].get<bool>();
-            }
+            l.bias = get_bool(j, "bias", true);
             break;
           case LayerKind::dropout: l.p = get_float(j, "p", 0.f); break;
           default: break;
@@ -408,91 +409,6 @@ Architecture architecture_from_json(const std::string& text) {
     seen.push_back(p.name);
   }
   return arch;
-}
-
-// ---- presets
-
-namespace {
-
-Architecture make_seed_cnn() {
-  Architecture a;
-  a.name = "seed-cnn";
-  a.description = "PyTorch-tutorial CNN: two 3x3 convs (same padding) with max pooling, 128-unit dense layer";
-  a.layers = {conv2d("conv1", 1, 32, 3, 1), relu(), max_pool2d(2),
-              conv2d("conv2", 32, 64, 3, 1), relu(), max_pool2d(2),
-              flatten(), linear("fc1", 64 * 7 * 7, 128), relu(), linear("fc2", 128, 10)};
-  return a;
-}
-
-Architecture make_dropout_cnn() {
-  Architecture a;
-  a.name = "dropout-cnn";
-  a.description = "pytorch/examples MNIST net: two valid 3x3 convs, dropout 0.25/0.5, trained with SGD+momentum";
-  a.layers = {conv2d("conv1", 1, 32, 3), relu(), conv2d("conv2", 32, 64, 3), relu(), max_pool2d(2),
-              dropout(0.25f), flatten(), linear("fc1", 9216, 128), relu(), dropout(0.5f),
-              linear("fc2", 128, 10)};
-  return a;
-}
-
-Architecture make_keras_cnn() {
-  Architecture a;
-  a.name = "keras-cnn";
-  a.description = "Keras/TensorFlow tutorial CNN: three valid 3x3 convs, 64-unit dense layer";
-  a.layers = {conv2d("conv1", 1, 32, 3), relu(), max_pool2d(2), conv2d("conv2", 32, 64, 3), relu(),
-              max_pool2d(2), conv2d("conv3", 64, 64, 3), relu(), flatten(), linear("fc1", 576, 64), relu(),
-              linear("fc2", 64, 10)};
-  return a;
-}
-
-// The source article's separable net feeds a global pool into a classifier that expects 32x7x7
-// features, so it cannot run. This variant keeps its idea (depthwise-separable blocks, one dilated)
-// and ends in global average pooling, which is what makes it small: ~14k parameters.
-Architecture make_dsconv() {
-  Architecture a;
-  a.name = "dsconv";
-  a.description = "depthwise-separable CNN with one dilated block and global average pooling";
-  a.layers = {conv2d("stem", 1, 16, 3, 1), relu()};
-  auto add = [&](std::vector<Layer> ls) { a.layers.insert(a.layers.end(), ls.begin(), ls.end()); };
-  add(separable_conv2d("block1", 16, 32, 3, 1));
-  add({relu(), max_pool2d(2)});                       // 14x14
-  add(separable_conv2d("block2", 32, 64, 3, 2, 2));   // dilated: 5x5 receptive field at 3x3 cost
-  add({relu(), max_pool2d(2)});                       // 7x7
-  add(separable_conv2d("block3", 64, 128, 3, 1));
-  add({relu(), global_avg_pool(), linear("fc", 128, 10)});
-  return a;
-}
-
-// Our own model: four batch-normalised 3x3 convs (BN folds into the convs at export, so the browser
-// engine sees conv + relu), pooling after each of the first three so the last conv sees the whole
-// digit, then global average pooling and one linear layer. Sized for the browser: 7.6 M multiply-adds.
-Architecture make_digitlab_cnn() {
-  Architecture a;
-  a.name = "digitlab-cnn";
-  a.description = "batch-normalised CNN: four 3x3 convs (32-64-96-128), max pooling, global average pooling";
-  a.layers = {conv2d("conv1", 1, 32, 3, 1, 1, 1, 1, false),   batch_norm2d("bn1", 32),  relu(), max_pool2d(2),
-              conv2d("conv2", 32, 64, 3, 1, 1, 1, 1, false),  batch_norm2d("bn2", 64),  relu(), max_pool2d(2),
-              conv2d("conv3", 64, 96, 3, 1, 1, 1, 1, false),  batch_norm2d("bn3", 96),  relu(), max_pool2d(2),
-              conv2d("conv4", 96, 128, 3, 1, 1, 1, 1, false), batch_norm2d("bn4", 128), relu(),
-              global_avg_pool(), dropout(0.1f), linear("fc", 128, 10)};
-  return a;
-}
-
-}  // namespace
-
-const std::vector<std::string>& preset_names() {
-  static const std::vector<std::string> names = {"seed-cnn", "dropout-cnn", "keras-cnn", "dsconv", "digitlab-cnn"};
-  return names;
-}
-
-Architecture preset(const std::string& name) {
-  if (name == "seed-cnn") return make_seed_cnn();
-  if (name == "dropout-cnn") return make_dropout_cnn();
-  if (name == "keras-cnn") return make_keras_cnn();
-  if (name == "dsconv") return make_dsconv();
-  if (name == "digitlab-cnn") return make_digitlab_cnn();
-  std::string known;
-  for (const std::string& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
-  throw Error("unknown architecture '" + name + "' (known: " + known + ")");
 }
 
 }  // namespace digitlab

@@ -80,6 +80,36 @@ std::vector<uint8_t> encode_idx(const IdxArray& array, bool gzip) {
   return gzip ? gzip_compress(out.data(), out.size()) : out;
 }
 
+Dataset Dataset::slice(size_t first, size_t count) const {
+  if (first > size() || count > size() - first)
+    throw Error("images " + std::to_string(first) + ".." + std::to_string(first + count) + " are past the end of a set of " +
+                std::to_string(size()));
+  Dataset d;
+  d.rows = rows;
+  d.cols = cols;
+  d.images.assign(image(first), image(first) + count * image_size());
+  d.labels.assign(labels.begin() + long(first), labels.begin() + long(first + count));
+  return d;
+}
+
+std::vector<float> dataset_pixels(const Dataset& data, const std::vector<uint32_t>& which) {
+  const size_t n = data.image_size();
+  std::vector<float> out(which.size() * n);
+  for (size_t i = 0; i < which.size(); ++i) {
+    if (which[i] >= data.size()) throw Error("no image " + std::to_string(which[i]) + " in a set of " + std::to_string(data.size()));
+    const uint8_t* img = data.image(which[i]);
+    for (size_t p = 0; p < n; ++p) out[i * n + p] = float(img[p]) / 255.f;
+  }
+  return out;
+}
+
+std::vector<float> dataset_pixels(const Dataset& data, size_t first, size_t count) {
+  if (first > data.size() || count > data.size() - first) throw Error("images past the end of the set");
+  std::vector<uint32_t> which(count);
+  for (size_t i = 0; i < count; ++i) which[i] = uint32_t(first + i);
+  return dataset_pixels(data, which);
+}
+
 Dataset dataset_from_idx(const IdxArray& images, const IdxArray& labels) {
   if (images.dims.size() != 3)
     throw Error("image file has " + std::to_string(images.dims.size()) + " dimensions, expected 3 (count, rows, cols)");
@@ -138,6 +168,17 @@ Dataset load_mnist(const std::string& dir, MnistSplit split) {
     throw Error("MNIST file '" + base + "[.gz]' not found in '" + dir + "' (run `./run data` to download MNIST)");
   };
   return load_dataset(pick(prefix + "-images-idx3-ubyte"), pick(prefix + "-labels-idx1-ubyte"));
+}
+
+std::string find_mnist_dir(const std::string& repo_root) {
+  for (const std::string& dir : {repo_root + "/../shared/data/mnist", repo_root + "/data/mnist"}) {
+    bool all = true;
+    for (const char* base : {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                             "t10k-labels-idx1-ubyte"})
+      all = all && (file_exists(dir + "/" + base + ".gz") || file_exists(dir + "/" + base));
+    if (all) return dir;
+  }
+  return "";
 }
 
 }  // namespace digitlab

@@ -95,6 +95,13 @@ void softmax_forward(float* probs, const float* logits, int B, int V) {
   }
 }
 
+int argmax(const float* v, int n) {
+  int best = 0;
+  for (int i = 1; i < n; ++i)
+    if (v[i] > v[best]) best = i;
+  return best;
+}
+
 std::vector<float> reference_forward(const Model& model, const float* pixels, int B) {
   const Architecture& arch = model.arch;
   const std::vector<Shape> shapes = infer_shapes(arch);

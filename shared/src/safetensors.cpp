@@ -197,7 +197,8 @@ Model decode_model(const uint8_t* bytes, size_t size) {
   auto arch = contents.metadata.find("architecture");
   if (arch == contents.metadata.end())
     throw Error("the file has no 'architecture' in its metadata: it is not a digitlab model "
-                "(plain safetensors weights need an architecture, e.g. from `digitlab export`)");
+                "(the models `digitlab train` and `finetune` and the page write carry theirs; plain safetensors "
+                "weights from elsewhere do not say which network they belong to)");
   Model m;
   m.arch = architecture_from_json(arch->second);
   auto norm = contents.metadata.find("normalization");

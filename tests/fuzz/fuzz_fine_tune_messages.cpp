@@ -6,7 +6,7 @@
 #include <string>
 
 #include "digitlab/error.h"
-#include "fine_tune_messages.h"
+#include "fine_tune/messages.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

@@ -6,6 +6,7 @@
 
 #include "../malformed_inputs.h"
 #include "digitlab/file_io.h"
+#include "digitlab/presets.h"
 
 using namespace digitlab;
 

@@ -17,10 +17,10 @@
 #include <string>
 
 #include "app.h"
-#include "fine_tune_messages.h"
-#include "tuner_link_web.h"
+#include "digitlab/error.h"
+#include "fine_tune/worker_driver.h"
+#include "fine_tune/worker_link_web.h"
 #include "ui.h"
-#include "worker_fine_tune_driver.h"
 
 namespace {
 
@@ -29,9 +29,11 @@ digitlab::AppState g_app;
 digitlab::WorkerFineTuneDriver* g_tuner = nullptr;  // g_app.tuning: sessions run in the page's worker
 digitlab::UiState g_ui;
 bool g_pointer_entered = false;
-// Frame timing: the work of the last frame, and the longest frame while fine-tuning runs.
-double g_frame_ms = 0, g_max_frame_ms_tuning = 0;
-bool g_was_tuning = false;
+
+// Fine-tuning on the page thread (no worker) gets 6 ms of each frame: with ImGui's own work and
+// rendering the frame stays within a 60 Hz display's 16.7 ms on a fast machine, and within 50 ms on
+// a slow one (docs/benchmarks.md). With the worker, a tick only takes what it sent.
+constexpr double kFineTuneBudgetMs = 6.0;
 
 // Keeps the canvas backing store at CSS size x devicePixelRatio (sharp on HiDPI screens). Goes through
 // Emscripten's Browser.setCanvasSize so GLFW learns the new size; ImGui's own Emscripten resize helper
@@ -57,6 +59,7 @@ void frame() {
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
   ImGui::NewFrame();
+  digitlab::app_tick(g_app, kFineTuneBudgetMs);
   digitlab::ui_frame(g_app, g_ui);
   // Requests that need the browser (downloads, a file dialog) go to the page's JavaScript.
   if (g_ui.export_requested) EM_ASM(window.app.exportSamples({ download: true }););
@@ -70,11 +73,7 @@ void frame() {
   glClearColor(0.08f, 0.09f, 0.11f, 1.f);
   glClear(GL_COLOR_BUFFER_BIT);
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
-  g_frame_ms = emscripten_get_now() - t0;
-  const bool tuning = g_app.tuning->active();
-  if (tuning && !g_was_tuning) g_max_frame_ms_tuning = 0;  // a new session
-  if (tuning || g_was_tuning) g_max_frame_ms_tuning = std::max(g_max_frame_ms_tuning, g_frame_ms);
-  g_was_tuning = tuning;
+  digitlab::app_frame_done(g_app, emscripten_get_now() - t0);
 }
 
 const char* keep(const std::string& s) {  // returned strings live until the next call
@@ -83,54 +82,11 @@ const char* keep(const std::string& s) {  // returned strings live until the nex
   return text.c_str();
 }
 
-// Accuracies that had nothing to measure (NaN) appear as -1 in state() (documented in web/README.md).
-double finite_or_minus_one(double v) { return std::isfinite(v) ? v : -1; }
-
 }  // namespace
 
 // ---- window.app's C side (web/static/shell.js calls these through Module) ----
 
-extern "C" EMSCRIPTEN_KEEPALIVE const char* app_state_json() {
-  using nlohmann::json;
-  const digitlab::AppState& a = g_app;
-  json s;
-  s["strokes"] = a.canvas.strokes().size();
-  s["hasInk"] = a.has_ink;
-  s["top"] = a.prediction.valid ? json(a.prediction.label) : json(nullptr);
-  s["probabilities"] = a.prediction.valid ? json(std::vector<float>(a.prediction.probabilities, a.prediction.probabilities + 10))
-                                          : json(nullptr);
-  s["model"] = a.engine ? json(a.model_name) : json(nullptr);
-  s["modelError"] = a.model_error.empty() ? json(nullptr) : json(a.model_error);
-  s["modelParameters"] = a.model_parameters;
-  json models = json::array();
-  for (size_t i = 0; i < a.models.entries().size(); ++i) {
-    const digitlab::ModelEntry& e = a.models.entries()[i];
-    models.push_back({{"id", e.id}, {"label", e.label}, {"parameters", e.parameters}, {"macs", e.macs},
-                      {"testAccuracy", e.test_accuracy >= 0 ? json(e.test_accuracy) : json(nullptr)},
-                      {"loaded", e.loaded}, {"selected", int(i) == a.selected}});
-  }
-  s["models"] = models;
-  const auto counts = a.samples.counts();
-  s["samples"] = std::vector<int>(counts.begin(), counts.end());
-  s["sampleTotal"] = a.samples.size();
-  s["sampleLabels"] = a.samples.data().labels;
-  s["selectedSample"] = a.selected_sample >= 0 ? json(a.selected_sample) : json(nullptr);
-  s["tuned"] = a.tuned;
-  s["trainable"] = a.trainable;
-  const digitlab::FineTuneStatus& t = a.tuning->status();
-  s["fineTune"] = {{"state", digitlab::fine_tune_state_name(t.state)}, {"progress", t.progress()}, {"step", t.step},
-                   {"totalSteps", t.total_steps}, {"epoch", t.epoch}, {"loss", t.loss_history},
-                   {"accuracy", t.accuracy_history}, {"heldoutSamples", t.heldout_samples},
-                   {"heldoutBefore", finite_or_minus_one(t.heldout_before)}, {"heldoutAfter", finite_or_minus_one(t.heldout_after)},
-                   {"replayBefore", finite_or_minus_one(t.replay_before)}, {"replayAfter", finite_or_minus_one(t.replay_after)},
-                   {"message", t.message}, {"longestSliceMs", a.tuning->longest_slice_ms()},
-                   {"runsIn", a.tuning->runs_in()}};
-  s["notice"] = a.notice.empty() ? json(nullptr) : json(a.notice);
-  s["perf"] = {{"inferenceMs", a.inference_ms}, {"frameMs", g_frame_ms}, {"maxFrameMsWhileTuning", g_max_frame_ms_tuning},
-               {"fineTuneStartMs", a.tune_start_ms}, {"fineTuneFinishMs", a.tune_finish_ms},
-               {"engine", path_name(a.path)}, {"f32Us", a.f32_us}, {"winogradUs", a.winograd_us}, {"int8Us", a.int8_us}};
-  return keep(s.dump());
-}
+extern "C" EMSCRIPTEN_KEEPALIVE const char* app_state_json_js() { return keep(digitlab::app_state_json(g_app)); }
 
 // {name: [x, y, width, height]} of the controls laid out in the last frame, framebuffer pixels.
 extern "C" EMSCRIPTEN_KEEPALIVE const char* app_controls_json() { return keep(nlohmann::json(g_ui.controls).dump()); }
@@ -142,9 +98,15 @@ extern "C" EMSCRIPTEN_KEEPALIVE int app_relabel_sample_js(int i, int label) {
   return i >= 0 && digitlab::app_relabel_sample(g_app, size_t(i), label) ? 1 : 0;
 }
 extern "C" EMSCRIPTEN_KEEPALIVE int app_select_model_js(int i) { return digitlab::app_select_model(g_app, i) ? 1 : 0; }
-// layers: 0 the head, 1 the last conv block and the head, 2 every layer.
-extern "C" EMSCRIPTEN_KEEPALIVE int app_fine_tune_js(int layers) {
-  g_app.trainable = layers == 2 ? "all" : layers == 1 ? "last-block" : "head";
+// layers: "head", "last-block" or "all" (digitlab/fine_tuning.h). 1: started; 0: not (app_notice()
+// says why); -1: not a choice of layers (app_notice() lists them).
+extern "C" EMSCRIPTEN_KEEPALIVE int app_fine_tune_js(const char* layers) {
+  try {
+    g_app.trainable = digitlab::parse_trainable_layers(layers ? layers : "");
+  } catch (const digitlab::Error& e) {
+    g_app.notice = e.what();
+    return -1;
+  }
   return digitlab::app_start_fine_tune(g_app) ? 1 : 0;
 }
 extern "C" EMSCRIPTEN_KEEPALIVE void app_cancel_fine_tune_js() { digitlab::app_cancel_fine_tune(g_app); }
@@ -177,19 +139,18 @@ extern "C" EMSCRIPTEN_KEEPALIVE void app_pointer_js(int pen, float x, float y, i
   if (button >= 0) io.AddMouseButtonEvent(ImGuiMouseButton_Left, button == 1);
 }
 
-// Messages from the fine-tuning worker (web/static/shell.js forwards them; tuner_link_web.cpp sends).
-extern "C" EMSCRIPTEN_KEEPALIVE void app_tuner_status(int session, const char* status_json) {
+// Messages from the fine-tuning worker (web/static/shell.js forwards them; worker_link_web.cpp sends).
+extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_status(int session, const char* status_json) {
   g_tuner->on_status(session, status_json);
 }
 // Takes a copy of the tuned model's bytes (malloc'ed by the page).
-extern "C" EMSCRIPTEN_KEEPALIVE void app_tuner_finished(int session, const char* status_json, const uint8_t* model, int size) {
+extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_finished(int session, const char* status_json,
+                                                                  const uint8_t* model, int size) {
   g_tuner->on_finished(session, status_json, model, size_t(size));
 }
 // The worker has loaded: it warms up on the model in use while the page is idle.
-extern "C" EMSCRIPTEN_KEEPALIVE void app_tuner_ready() {
-  if (g_app.base) g_tuner->warm_up(*g_app.base, g_app.replay);
-}
-extern "C" EMSCRIPTEN_KEEPALIVE void app_tuner_lost(const char* why) { g_tuner->on_worker_lost(why); }
+extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_ready() { g_tuner->on_worker_ready(); }
+extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_lost(const char* why) { g_tuner->on_worker_lost(why); }
 
 // Called by the page once IndexedDB is mounted at /data and the shipped files are in /models.
 extern "C" EMSCRIPTEN_KEEPALIVE int app_start_js() {
@@ -219,7 +180,7 @@ void persist_to_indexeddb() {
 int main() {
   g_app.storage_dir = "/data";
   g_app.persist = persist_to_indexeddb;
-  auto tuner = std::make_unique<digitlab::WorkerFineTuneDriver>(std::make_unique<digitlab::WebTunerLink>());
+  auto tuner = std::make_unique<digitlab::WorkerFineTuneDriver>(std::make_unique<digitlab::WebFineTuneWorkerLink>());
   g_tuner = tuner.get();
   g_app.tuning = std::move(tuner);
   if (!glfwInit()) {

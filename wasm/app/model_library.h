@@ -21,7 +21,7 @@ struct ModelEntry {
   bool loaded = false;         // the person's own file rather than a shipped one
 };
 
-// Reads one weight file's description (validates it fully: throws Error on a bad file).
+// The picker's entry for a decoded, valid model (its file was checked when it was read).
 ModelEntry describe_model(const Model& model, const std::string& id, const std::string& path);
 
 class ModelLibrary {

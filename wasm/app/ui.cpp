@@ -24,14 +24,14 @@ void prediction_panel(const AppState& app, float width) {
   if (p.valid) ImGui::Text("%d", p.label);
   else ImGui::TextDisabled("?");
   ImGui::SetWindowFontScale(1.f);
-  if (p.valid) ImGui::Text("%.1f%% sure", 100.f * p.probabilities[p.label]);
-  else ImGui::TextDisabled(app.engine ? "draw a digit" : "loading the model...");
-  for (int d = 0; d < 10; ++d) {
+  if (p.valid) ImGui::Text("%.1f%% sure", 100.f * p.probabilities[size_t(p.label)]);
+  else ImGui::TextDisabled(app.predictor.loaded() ? "draw a digit" : "loading the model...");
+  for (int d = 0; d < int(p.probabilities.size()); ++d) {
     char label[32];
-    std::snprintf(label, sizeof label, "%d  %5.1f%%", d, 100.f * p.probabilities[d]);
+    std::snprintf(label, sizeof label, "%d  %5.1f%%", d, 100.f * p.probabilities[size_t(d)]);
     const bool top = p.valid && d == p.label;
     if (top) ImGui::PushStyleColor(ImGuiCol_PlotHistogram, kGood);
-    ImGui::ProgressBar(p.probabilities[d], ImVec2(width, 0.f), label);
+    ImGui::ProgressBar(p.probabilities[size_t(d)], ImVec2(width, 0.f), label);
     if (top) ImGui::PopStyleColor();
   }
 }
@@ -46,19 +46,18 @@ void drawing_pad(AppState& app, UiState& ui, float side) {
   const float scale = side / float(app.canvas.side());
   const auto to_canvas = [&](ImVec2 m) { return Point{(m.x - origin.x) / scale, (m.y - origin.y) / scale}; };
   ImGui::InvisibleButton("pad", ImVec2(side, side));
-  bool changed = false;
   if (ImGui::IsItemActivated()) {
-    app.canvas.begin_stroke(to_canvas(ImGui::GetIO().MousePos), app.pen_width);
-    ui.drawing = changed = true;
+    app_begin_stroke(app, to_canvas(ImGui::GetIO().MousePos));
+    ui.drawing = true;
   } else if (ui.drawing && ImGui::IsItemActive()) {
-    for (const Point& q : ui.pointer_trail) app.canvas.extend_stroke(to_canvas(ImVec2(q.x, q.y)));
-    app.canvas.extend_stroke(to_canvas(ImGui::GetIO().MousePos));
-    changed = true;
+    std::vector<Point> trail;
+    for (const Point& q : ui.pointer_trail) trail.push_back(to_canvas(ImVec2(q.x, q.y)));
+    trail.push_back(to_canvas(ImGui::GetIO().MousePos));
+    app_extend_stroke(app, trail);
   } else {
     ui.drawing = false;
   }
   ui.pointer_trail.clear();
-  if (changed) app_refresh(app);
 
   ImDrawList* dl = ImGui::GetWindowDrawList();
   dl->AddRectFilled(origin, ImVec2(origin.x + side, origin.y + side), IM_COL32(0, 0, 0, 255), 6.f);
@@ -81,12 +80,13 @@ void drawing_pad(AppState& app, UiState& ui, float side) {
 // A 28x28 image, enlarged: the network's input, or a stored sample.
 void grey_image(const float* pixels, float side) {
   const ImVec2 o = ImGui::GetCursorScreenPos();
-  const float cell = side / 28.f;
+  constexpr int n = kMnistSide;
+  const float cell = side / float(n);
   ImDrawList* dl = ImGui::GetWindowDrawList();
   dl->AddRectFilled(o, ImVec2(o.x + side, o.y + side), IM_COL32(0, 0, 0, 255));
-  for (int y = 0; y < 28; ++y)
-    for (int x = 0; x < 28; ++x) {
-      const int v = int(pixels[y * 28 + x] * 255.f + 0.5f);
+  for (int y = 0; y < n; ++y)
+    for (int x = 0; x < n; ++x) {
+      const int v = int(pixels[y * n + x] * 255.f + 0.5f);
       if (v > 4)
         dl->AddRectFilled(ImVec2(o.x + x * cell, o.y + y * cell), ImVec2(o.x + (x + 1) * cell, o.y + (y + 1) * cell),
                           IM_COL32(v, v, v, 255));
@@ -137,12 +137,13 @@ void sample_gallery(AppState& app, UiState& ui, float height) {
     if (ImGui::IsRectVisible(ImVec2(cell, cell))) {
       ImDrawList* dl = ImGui::GetWindowDrawList();
       const uint8_t* img = s.image(i);
-      const float px = cell / 28.f;
-      for (int y = 0; y < 28; ++y)
-        for (int x = 0; x < 28; ++x)
-          if (img[y * 28 + x] > 8)
+      constexpr int n = SampleStore::kSide;
+      const float px = cell / float(n);
+      for (int y = 0; y < n; ++y)
+        for (int x = 0; x < n; ++x)
+          if (img[y * n + x] > 8)
             dl->AddRectFilled(ImVec2(o.x + x * px, o.y + y * px), ImVec2(o.x + (x + 1) * px, o.y + (y + 1) * px),
-                              IM_COL32(img[y * 28 + x], img[y * 28 + x], img[y * 28 + x], 255));
+                              IM_COL32(img[y * n + x], img[y * n + x], img[y * n + x], 255));
       const bool sel = int(i) == app.selected_sample;
       dl->AddRect(o, ImVec2(o.x + cell, o.y + cell), sel ? IM_COL32(255, 200, 60, 255) : IM_COL32(90, 90, 110, 255), 0.f, 0,
                   sel ? 2.f * ui.scale : 1.f);
@@ -208,10 +209,9 @@ void fine_tune_panel(AppState& app, UiState& ui) {
   if (tune) app_start_fine_tune(app);
   ImGui::SameLine();
   ImGui::TextDisabled("train:");
-  const char* choices[][2] = {{"head", "head"}, {"last-block", "last conv block + head"}, {"all", "whole network"}};
-  for (const auto& c : choices) {
+  for (TrainableLayers c : kTrainableLayerChoices) {
     ImGui::SameLine();
-    if (ImGui::RadioButton(c[1], app.trainable == c[0])) app.trainable = c[0];
+    if (ImGui::RadioButton(trainable_layers_description(c), app.trainable == c)) app.trainable = c;
   }
   ImGui::EndDisabled();
   if (running) {
@@ -249,9 +249,6 @@ void fine_tune_panel(AppState& app, UiState& ui) {
 }  // namespace
 
 void ui_frame(AppState& app, UiState& ui) {
-  // Fine-tuning gets 6 ms of each frame: with ImGui's own work and rendering the frame stays within
-  // a 60 Hz display's 16.7 ms on a fast machine, and within 50 ms on a slow one (docs/benchmarks.md).
-  app_tick(app, 6.0);
   const ImGuiViewport* vp = ImGui::GetMainViewport();
   ImGui::SetNextWindowPos(vp->WorkPos);
   ImGui::SetNextWindowSize(vp->WorkSize);
@@ -269,22 +266,17 @@ void ui_frame(AppState& app, UiState& ui) {
   const bool keys = !ImGui::GetIO().WantTextInput;
   const bool clear = ImGui::Button("Clear (C)");
   name_last_item(ui, "clear");
-  if (clear || (keys && ImGui::IsKeyPressed(ImGuiKey_C, false))) {
-    app.canvas.clear();
-    app_refresh(app);
-  }
+  if (clear || (keys && ImGui::IsKeyPressed(ImGuiKey_C, false))) app_clear_drawing(app);
   ImGui::SameLine();
   const bool undo = ImGui::Button("Undo (Z)");
   name_last_item(ui, "undo");
-  if (undo || (keys && ImGui::IsKeyPressed(ImGuiKey_Z, false))) {
-    app.canvas.undo();
-    app_refresh(app);
-  }
+  if (undo || (keys && ImGui::IsKeyPressed(ImGuiKey_Z, false))) app_undo_stroke(app);
   ImGui::SameLine();
   ImGui::SetNextItemWidth(120.f * ui.scale);
-  ImGui::SliderFloat("pen", &app.pen_width, 6.f, 40.f, "%.0f px");
-  if (keys && ImGui::IsKeyPressed(ImGuiKey_LeftBracket)) app.pen_width = std::max(6.f, app.pen_width - 2.f);
-  if (keys && ImGui::IsKeyPressed(ImGuiKey_RightBracket)) app.pen_width = std::min(40.f, app.pen_width + 2.f);
+  float pen = app.pen_width;
+  if (ImGui::SliderFloat("pen", &pen, AppState::kMinPen, AppState::kMaxPen, "%.0f px")) app_set_pen_width(app, pen);
+  if (keys && ImGui::IsKeyPressed(ImGuiKey_LeftBracket)) app_set_pen_width(app, app.pen_width - 2.f);
+  if (keys && ImGui::IsKeyPressed(ImGuiKey_RightBracket)) app_set_pen_width(app, app.pen_width + 2.f);
   ImGui::TextDisabled("keys: 0-9 label, C clear, Z undo, [ ] pen width");
   ImGui::EndGroup();
 
@@ -296,13 +288,14 @@ void ui_frame(AppState& app, UiState& ui) {
   ImGui::SameLine();
   ImGui::BeginGroup();
   ImGui::TextUnformatted("What the network sees:");
-  grey_image(app.input28, 140.f * ui.scale);
+  grey_image(app.input, 140.f * ui.scale);
   ImGui::TextDisabled(app.has_ink ? "28x28, centred by mass\nin a 20 px box (MNIST)" : "(empty canvas)");
-  if (app.has_ink) ImGui::TextDisabled("%.2f ms per update", app.inference_ms);
-  if (app.engine) {
+  if (app.has_ink) ImGui::TextDisabled("%.2f ms per update", app.perf.inference_ms);
+  if (app.predictor.loaded()) {
     // The path in use, then each measured one (us per digit; 0 = not available for this model).
-    ImGui::TextDisabled("%s; us per digit:", path_name(app.path));
-    ImGui::TextDisabled("f32 %.0f, Winograd %.0f, int8 %.0f", app.f32_us, app.winograd_us, app.int8_us);
+    const Predictor::Timings& t = app.predictor.timings();
+    ImGui::TextDisabled("%s; us per digit:", inference_path_name(app.predictor.path()));
+    ImGui::TextDisabled("f32 %.0f, Winograd %.0f, int8 %.0f", t.f32_us, t.winograd_us, t.int8_us);
   }
   ImGui::EndGroup();
   ImGui::Separator();

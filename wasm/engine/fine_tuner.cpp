@@ -6,25 +6,10 @@
 
 #include "digitlab/error.h"
 #include "digitlab/random.h"
-#include "xnn_matmul.h"
+#include "digitlab/reference.h"
 
 namespace digitlab {
 namespace {
-
-void shuffle(std::vector<uint32_t>& v, uint64_t& rng) {
-  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[splitmix64_next(rng) % i]);
-}
-
-// Pixels in [0, 1] from a dataset's bytes, for images [first, first + count).
-std::vector<float> to_pixels(const Dataset& d, const std::vector<uint32_t>& which) {
-  const size_t n = size_t(d.rows) * size_t(d.cols);
-  std::vector<float> out(which.size() * n);
-  for (size_t i = 0; i < which.size(); ++i) {
-    const uint8_t* img = d.image(which[i]);
-    for (size_t p = 0; p < n; ++p) out[i * n + p] = float(img[p]) / 255.f;
-  }
-  return out;
-}
 
 // One image moved by (dx, dy) pixels, zeros shifted in.
 void shifted(const float* img, float* out, int side, int dx, int dy) {
@@ -37,9 +22,15 @@ void shifted(const float* img, float* out, int side, int dx, int dy) {
 
 }  // namespace
 
+FineTuneConfig page_fine_tune_config(TrainableLayers trainable, size_t samples) {
+  FineTuneConfig c;
+  c.trainable = trainable;
+  c.holdout = samples >= 10 ? 0.2f : 0.f;
+  c.optimizer.lr = trainable == TrainableLayers::head ? 3e-3f : 1e-3f;
+  return c;
+}
+
 void FineTuner::check_config(const FineTuneConfig& config) {
-  if (config.trainable != "head" && config.trainable != "last-block" && config.trainable != "all")
-    throw Error("trainable layers must be 'head', 'last-block' or 'all', not '" + config.trainable + "'");
   if (config.epochs < 1 || config.epochs > 1000) throw Error("epochs must be between 1 and 1000");
   if (config.batch < 1 || config.batch > 1024) throw Error("batch must be between 1 and 1024");
   if (config.replay_per_batch < 0 || config.replay_per_batch >= config.batch)
@@ -47,22 +38,12 @@ void FineTuner::check_config(const FineTuneConfig& config) {
   if (!(config.holdout >= 0.f && config.holdout < 1.f)) throw Error("holdout must be in [0, 1)");
 }
 
-void FineTuner::check_samples(const Architecture& arch, const Dataset& samples) {
-  if (samples.size() == 0) throw Error("no samples to fine-tune on: label some digits first");
-  if (samples.rows != arch.input.h || samples.cols != arch.input.w)
-    throw Error("samples are " + std::to_string(samples.rows) + "x" + std::to_string(samples.cols) +
-                " images; the model takes " + std::to_string(arch.input.h) + "x" + std::to_string(arch.input.w));
-  for (uint8_t l : samples.labels)
-    if (l > 9) throw Error("sample label " + std::to_string(l) + " is not a digit");
-}
-
 FineTuner::FineTuner(const Model& base, const Dataset& replay, const FineTuneConfig& config)
     : base_(fold_batch_norm(base)), config_(config), trunk_(base_), replay_(replay), rng_(config.seed) {
   check_config(config);
-  first_layer_ = config.trainable == "head" ? head_start(base_.arch)
-                 : config.trainable == "all" ? 0 : last_block_start(base_.arch);
-  head_ = std::make_unique<TailTrainer>(base_, first_layer_, config.optimizer, config.seed, xnn_matmul());
-  feature_size_ = head_->input_size();
+  first_layer_ = first_trainable_layer(base_.arch, config.trainable);
+  tail_ = std::make_unique<TailTrainer>(base_, first_layer_, config.optimizer, config.seed);
+  feature_size_ = tail_->input_size();
   if (feature_size_ != trunk_.feature_size(first_layer_)) throw Error("engine and tail trainer disagree on the tail's input");
   if (replay.size() > 0 &&
       (replay.rows != base_.arch.input.h || replay.cols != base_.arch.input.w || base_.arch.input.c != 1))
@@ -70,34 +51,28 @@ FineTuner::FineTuner(const Model& base, const Dataset& replay, const FineTuneCon
 }
 
 void FineTuner::start(const Dataset& samples) {
-  check_samples(base_.arch, samples);
+  check_fine_tune_samples(base_.arch, samples);
   status_ = FineTuneStatus{};
   feature_jobs_.clear();
   eval_jobs_.clear();
-  std::vector<uint32_t> idx(samples.size());
-  for (uint32_t i = 0; i < idx.size(); ++i) idx[i] = i;
-  shuffle(idx, rng_);
-  size_t n_hold = size_t(std::floor(double(idx.size()) * config_.holdout));
-  if (config_.holdout > 0.f && idx.size() >= 5 && n_hold == 0) n_hold = 1;
-  const std::vector<uint32_t> hold(idx.end() - long(n_hold), idx.end());
-  const std::vector<uint32_t> train(idx.begin(), idx.end() - long(n_hold));
+  const SampleSplit split = split_samples(samples.size(), config_.holdout, rng_);
+  const std::vector<uint32_t>& hold = split.heldout;
+  const std::vector<uint32_t>& train = split.train;
 
   replay_labels_.clear();
   replay_pixels_.clear();
   if (replay_.size() > 0) {
-    std::vector<uint32_t> all(replay_.size());
-    for (uint32_t i = 0; i < all.size(); ++i) all[i] = i;
-    replay_pixels_ = to_pixels(replay_, all);
-    feature_jobs_.push_back({&replay_pixels_, int(all.size()), 0, &replay_features_, false});
+    replay_pixels_ = dataset_pixels(replay_, 0, replay_.size());
+    feature_jobs_.push_back({&replay_pixels_, int(replay_.size()), 0, &replay_features_, false});
     replay_labels_ = replay_.labels;
   }
-  heldout_pixels_ = to_pixels(samples, hold);
+  heldout_pixels_ = dataset_pixels(samples, hold);
   feature_jobs_.push_back({&heldout_pixels_, int(hold.size()), 0, &heldout_features_, false});
   heldout_labels_.clear();
   for (uint32_t i : hold) heldout_labels_.push_back(samples.labels[i]);
 
   // Training set: each sample, plus its four 1-pixel shifts when asked (features cached once).
-  const std::vector<float> pixels = to_pixels(samples, train);
+  const std::vector<float> pixels = dataset_pixels(samples, train);
   const int side = samples.rows, per = side * samples.cols;
   const int copies = config_.shifted_copies ? 5 : 1;
   std::vector<float> expanded(pixels.size() * size_t(copies));
@@ -176,11 +151,9 @@ bool FineTuner::do_eval_slice() {
     if (job.engine)
       job.engine->forward(job.pixels->data() + job.done * base_.arch.input.size(), n, eval_logits_.data());
     else
-      head_->predict(job.features->data() + job.done * size_t(feature_size_), n, eval_logits_.data());
-    for (int i = 0; i < n; ++i) {
-      const float* z = eval_logits_.data() + i * 10;
-      if (std::max_element(z, z + 10) - z == (*job.labels)[job.done + size_t(i)]) ++job.right;
-    }
+      tail_->predict(job.features->data() + job.done * size_t(feature_size_), n, eval_logits_.data());
+    for (int i = 0; i < n; ++i)
+      if (argmax(eval_logits_.data() + i * 10, 10) == (*job.labels)[job.done + size_t(i)]) ++job.right;
     job.done += size_t(n);
     *job.result = double(job.right) / double(total);
     return true;
@@ -213,16 +186,16 @@ void FineTuner::do_train_step() {
       std::memcpy(&batch_features_[(batch_user_ + i) * F], &replay_features_[k * F], F * sizeof(float));
       batch_labels_[batch_user_ + i] = replay_labels_[k];
     }
-    head_->begin_step();
+    tail_->begin_step();
   }
   // One part of the batch per slice (all of it unless every layer trains).
   const size_t n = batch_labels_.size();
   const size_t part = std::min(n - part_done_, size_t(part_size_));
-  head_->accumulate(batch_features_.data() + part_done_ * F, batch_labels_.data() + part_done_, int(part), int(n));
+  tail_->accumulate(batch_features_.data() + part_done_ * F, batch_labels_.data() + part_done_, int(part), int(n));
   part_done_ += part;
   if (part_done_ < n) return;
   part_done_ = 0;
-  const TailStep r = head_->finish_step();
+  const TrainStepResult r = tail_->finish_step();
   if (!r.ok) {
     fail("training diverged at step " + std::to_string(status_.step + 1) +
          " (the loss or the weights stopped being finite); kept the weights of the last good step. "
@@ -310,13 +283,13 @@ const FineTuneStatus& FineTuner::run(int max_steps) {
 
 Model FineTuner::tuned_model() const {
   Model m = base_;
-  head_->write_to(m);
+  tail_->write_to(m);
   m.provenance["finetuned_from"] = base_.provenance.count("name") ? base_.provenance.at("name") : base_.arch.name;
   m.provenance["finetune_samples"] = std::to_string(status_.train_samples);
   m.provenance["finetune_steps"] = std::to_string(status_.step);
   m.provenance["finetune_optimizer"] = config_.optimizer.kind;
   m.provenance["finetuned_by"] = "digitlab engine";
-  m.provenance["finetune_trained_layers"] = config_.trainable;
+  m.provenance["finetune_trained_layers"] = trainable_layers_name(config_.trainable);
   return m;
 }
 

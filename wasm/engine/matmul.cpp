@@ -2,7 +2,6 @@
 
 #include <cstdint>
 #include <cstring>
-#include <vector>
 
 namespace digitlab {
 namespace {
@@ -123,7 +122,8 @@ void sparse_rows_kn(float* out, const float* a, const float* b, const float* bia
 
 }  // namespace
 
-void matmul_loops(float* out, const float* a, const float* b, const float* bias, int M, int K, int N, bool b_k_by_n) {
+void matmul(float* out, const float* a, const float* b, const float* bias, int M, int K, int N, bool b_k_by_n,
+            TrainWorkspace& ws) {
   if (M <= 0 || N <= 0) return;
   if (!b_k_by_n && K >= 16) {
     // B as (N, K), a PyTorch weight: dot products along k, 2 rows x 4 columns at a time (8
@@ -132,11 +132,10 @@ void matmul_loops(float* out, const float* a, const float* b, const float* bias,
     return;
   }
   if (!b_k_by_n) {  // short rows: transpose B once into (K, N) instead
-    thread_local std::vector<float> bt;
-    bt.resize(size_t(K) * size_t(N));
+    float* bt = ws.floats(TrainWorkspace::kMatMulSlot, size_t(K) * size_t(N));
     for (int n = 0; n < N; ++n)
       for (int k = 0; k < K; ++k) bt[size_t(k) * N + n] = b[size_t(n) * K + k];
-    b = bt.data();
+    b = bt;
   }
   // B as (K, N): 4 rows x 8 columns of accumulators, as XNNPACK's 4x8 wasm kernels, unless a is
   // mostly zeros (the blocked kernel does every multiply; the row loop skips the zeros' work).

@@ -22,8 +22,6 @@ class Optimizer {
   Optimizer(const OptimizerOptions& options, size_t num_params);  // throws Error for a bad option
   void step(float* params, float* grads);  // grads may be modified (decay, clipping)
   void reset();                            // forget moments (e.g. after restoring weights)
-  const OptimizerOptions& options() const { return o_; }
-  long steps() const { return t_; }
 
  private:
   OptimizerOptions o_;

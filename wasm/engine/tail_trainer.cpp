@@ -9,10 +9,6 @@
 namespace digitlab {
 namespace {
 
-bool is_head_kind(LayerKind k) {
-  return k == LayerKind::linear || k == LayerKind::relu || k == LayerKind::dropout || k == LayerKind::flatten;
-}
-
 size_t count_parameters(const Architecture& arch, size_t first) {
   size_t n = 0;
   for (size_t i = first; i < arch.layers.size(); ++i) {
@@ -28,21 +24,8 @@ size_t count_parameters(const Architecture& arch, size_t first) {
 
 }  // namespace
 
-size_t head_start(const Architecture& arch) {
-  size_t first = arch.layers.size();
-  while (first > 0 && is_head_kind(arch.layers[first - 1].kind)) --first;
-  return first;
-}
-
-size_t last_block_start(const Architecture& arch) {
-  for (size_t i = arch.layers.size(); i-- > 0;)
-    if (arch.layers[i].kind == LayerKind::conv2d) return i;
-  throw Error(arch.name + " has no convolution to train");
-}
-
-TailTrainer::TailTrainer(const Model& model, size_t first_layer, const OptimizerOptions& options, uint64_t seed,
-                         MatMul mm)
-    : first_(first_layer), mm_(std::move(mm)),
+TailTrainer::TailTrainer(const Model& model, size_t first_layer, const OptimizerOptions& options, uint64_t seed)
+    : first_(first_layer),
       optimizer_(options, count_parameters(model.arch, std::min(first_layer, model.arch.layers.size()))), rng_(seed) {
   validate_parameters(model.arch, model.params);
   const Architecture& arch = model.arch;
@@ -54,7 +37,7 @@ TailTrainer::TailTrainer(const Model& model, size_t first_layer, const Optimizer
     const Layer& l = arch.layers[i];
     if (l.kind == LayerKind::batch_norm2d)
       throw Error("layer " + std::to_string(i) + " (" + describe(l) + "): fold batch norm before training the tail");
-    Step st;
+    LayerState st;
     st.layer = l;
     st.in = s;
     st.out = shapes[i];
@@ -72,21 +55,21 @@ TailTrainer::TailTrainer(const Model& model, size_t first_layer, const Optimizer
     if (l.kind == LayerKind::conv2d) {
       st.conv = ConvGeometry{s.c, s.h, s.w, l.out_channels, l.kernel, l.stride, l.padding, l.dilation, l.groups};
     }
-    steps_.push_back(std::move(st));
+    layers_.push_back(std::move(st));
     s = shapes[i];
   }
   if (s.size() != 10) throw Error(arch.name + " ends with " + std::to_string(s.size()) + " outputs, not 10 classes");
   grads_.assign(params_.size(), 0.f);
-  acts_.resize(steps_.size());
-  masks_.resize(steps_.size());
-  dacts_.resize(steps_.size());
+  acts_.resize(layers_.size());
+  masks_.resize(layers_.size());
+  dacts_.resize(layers_.size());
 }
 
 void TailTrainer::ensure_batch(int B) {
   if (B < 1 || B > 65536) throw Error("batch size must be between 1 and 65536, got " + std::to_string(B));
   if (B <= batch_capacity_) return;
-  for (size_t i = 0; i < steps_.size(); ++i) {
-    Step& st = steps_[i];
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    LayerState& st = layers_[i];
     acts_[i].resize(size_t(B) * size_t(st.out.size()));
     dacts_[i].resize(size_t(B) * size_t(st.out.size()));
     if (st.layer.kind == LayerKind::dropout) masks_[i].resize(size_t(B) * size_t(st.out.size()));
@@ -101,19 +84,19 @@ void TailTrainer::ensure_batch(int B) {
 void TailTrainer::forward(const float* inputs, int B, bool dropout) {
   ensure_batch(B);
   const float* x = inputs;
-  for (size_t i = 0; i < steps_.size(); ++i) {
-    Step& st = steps_[i];
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    LayerState& st = layers_[i];
     float* y = acts_[i].data();
     const int64_t n = int64_t(B) * st.out.size();
     const Layer& l = st.layer;
     switch (l.kind) {
       case LayerKind::conv2d:
         conv2d_train_forward(y, st.col.data(), x, params_.data() + st.weight,
-                             st.has_bias ? params_.data() + st.bias : nullptr, st.conv, B, mm_);
+                             st.has_bias ? params_.data() + st.bias : nullptr, st.conv, B, workspace_);
         break;
       case LayerKind::linear:
         linear_train_forward(y, x, params_.data() + st.weight, st.has_bias ? params_.data() + st.bias : nullptr, B,
-                             int(st.in.size()), int(st.out.size()), mm_);
+                             int(st.in.size()), int(st.out.size()), workspace_);
         break;
       case LayerKind::relu: relu_forward(y, x, int(n)); break;
       case LayerKind::max_pool2d:
@@ -138,8 +121,8 @@ float TailTrainer::forward_backward(const float* inputs, const uint8_t* labels, 
   const float loss = softmax_cross_entropy_forward(probs_.data(), acts_.back().data(), labels, B, 10);
   std::fill(grads_.begin(), grads_.end(), 0.f);
   softmax_cross_entropy_backward(dacts_.back().data(), probs_.data(), labels, B, 10);
-  for (size_t i = steps_.size(); i-- > 0;) {
-    Step& st = steps_[i];
+  for (size_t i = layers_.size(); i-- > 0;) {
+    LayerState& st = layers_[i];
     const float* dout = dacts_[i].data();
     const float* in = i == 0 ? inputs : acts_[i - 1].data();
     const Layer& l = st.layer;
@@ -151,11 +134,11 @@ float TailTrainer::forward_backward(const float* inputs, const uint8_t* labels, 
     switch (l.kind) {
       case LayerKind::conv2d:
         conv2d_backward(din, grads_.data() + st.weight, st.has_bias ? grads_.data() + st.bias : nullptr, dout,
-                        st.col.data(), params_.data() + st.weight, st.conv, B, mm_);
+                        st.col.data(), params_.data() + st.weight, st.conv, B, workspace_);
         break;
       case LayerKind::linear:
         linear_backward(din, grads_.data() + st.weight, st.has_bias ? grads_.data() + st.bias : nullptr, dout, in,
-                        params_.data() + st.weight, B, int(st.in.size()), int(st.out.size()), mm_);
+                        params_.data() + st.weight, B, int(st.in.size()), int(st.out.size()), workspace_);
         break;
       case LayerKind::relu: relu_backward(din, dout, acts_[i].data(), n_in); break;
       case LayerKind::max_pool2d:
@@ -173,7 +156,7 @@ float TailTrainer::forward_backward(const float* inputs, const uint8_t* labels, 
   return loss;
 }
 
-TailStep TailTrainer::train_step(const float* inputs, const uint8_t* labels, int B) {
+TrainStepResult TailTrainer::train_step(const float* inputs, const uint8_t* labels, int B) {
   begin_step();
   accumulate(inputs, labels, B, B);
   return finish_step();
@@ -215,7 +198,7 @@ bool TailTrainer::accumulate(const float* inputs, const uint8_t* labels, int b, 
   }
   const float* logits = acts_.back().data();
   for (int k = 0; k < b; ++k)
-    acc_correct_ += int(std::max_element(logits + k * 10, logits + k * 10 + 10) - (logits + k * 10)) == labels[k];
+    acc_correct_ += argmax(logits + k * 10, 10) == labels[k];
   if (b == total) {
     acc_grads_.resize(params_.size());  // (once) so that grads_ keeps its size after the swap
     acc_grads_.swap(grads_);  // the whole batch at once: exactly train_step's gradients
@@ -227,8 +210,8 @@ bool TailTrainer::accumulate(const float* inputs, const uint8_t* labels, int b, 
   return true;
 }
 
-TailStep TailTrainer::finish_step() {
-  TailStep r;
+TrainStepResult TailTrainer::finish_step() {
+  TrainStepResult r;
   r.loss = acc_loss_;
   r.correct = acc_correct_;
   if (!acc_ok_) {
@@ -255,7 +238,7 @@ void TailTrainer::predict(const float* inputs, int B, float* logits) {
 }
 
 void TailTrainer::write_to(Model& model) const {
-  for (const Step& st : steps_) {
+  for (const LayerState& st : layers_) {
     if (st.layer.kind != LayerKind::linear && st.layer.kind != LayerKind::conv2d) continue;
     Tensor& w = model.params.at(st.layer.name + ".weight");
     std::copy_n(params_.begin() + long(st.weight), w.data.size(), w.data.begin());

@@ -14,12 +14,8 @@
 
 namespace digitlab {
 
-// The classifier head: the trailing run of linear / relu / dropout / flatten layers.
-size_t head_start(const Architecture& arch);
-// The last convolution block: from the last conv2d on (throws Error if there is none).
-size_t last_block_start(const Architecture& arch);
-
-struct TailStep {
+// What one optimizer step did.
+struct TrainStepResult {
   float loss = 0;     // mean cross-entropy of the batch
   int correct = 0;    // samples of the batch whose top logit was the label (in training mode)
   bool ok = true;     // false: the loss or the updated weights were not finite; weights were restored
@@ -28,9 +24,8 @@ struct TailStep {
 class TailTrainer {
  public:
   // Throws Error if a layer from first_layer on cannot be trained here (e.g. an unfolded batch norm).
-  // mm: how matrix products run (plain loops by default; XNNPACK via xnn_matmul() in the browser).
-  TailTrainer(const Model& model, size_t first_layer, const OptimizerOptions& options, uint64_t seed = 1,
-              MatMul mm = matmul_loops);
+  // first_trainable_layer() (digitlab/fine_tuning.h) says where a choice of trainable layers begins.
+  TailTrainer(const Model& model, size_t first_layer, const OptimizerOptions& options, uint64_t seed = 1);
 
   size_t first_layer() const { return first_; }
   int input_size() const { return int(input_.size()); }  // per sample, (C, H, W) order
@@ -39,7 +34,7 @@ class TailTrainer {
 
   // inputs (B, input_size), labels (B): forward, backward, optimizer step. A non-finite loss or
   // weight restores the weights of before this step and reports ok = false.
-  TailStep train_step(const float* inputs, const uint8_t* labels, int B);
+  TrainStepResult train_step(const float* inputs, const uint8_t* labels, int B);
   // The same step in parts (gradient accumulation), so that each call stays short: begin_step(),
   // accumulate() for parts of b samples out of the batch's total, finish_step(). The gradients equal
   // train_step's on the whole batch (no layer mixes samples: batch norm is folded). accumulate()
@@ -47,7 +42,7 @@ class TailTrainer {
   // changes nothing.
   void begin_step();
   bool accumulate(const float* inputs, const uint8_t* labels, int b, int total);
-  TailStep finish_step();
+  TrainStepResult finish_step();
   // inputs (B, input_size) -> logits (B, 10), inference mode (no dropout).
   void predict(const float* inputs, int B, float* logits);
 
@@ -63,7 +58,8 @@ class TailTrainer {
   void write_to(Model& model) const;
 
  private:
-  struct Step {
+  // A layer of the tail with its offsets into the parameters and what its backward pass keeps.
+  struct LayerState {
     Layer layer;
     Shape in, out;                 // per sample
     size_t weight = 0, bias = 0;   // offsets into params_ / grads_
@@ -77,16 +73,16 @@ class TailTrainer {
 
   size_t first_ = 0;
   Shape input_;
-  std::vector<Step> steps_;
+  std::vector<LayerState> layers_;
   std::vector<float> params_, grads_, backup_;
   std::vector<float> acc_grads_;  // the step's gradients summed over its parts
   float acc_loss_ = 0;
   int acc_correct_ = 0, acc_parts_ = 0;
   bool acc_ok_ = true;
   bool skip_input_gradient_ = false;  // set while accumulate() runs: training needs no d loss / d inputs
-  std::vector<std::vector<float>> acts_, masks_, dacts_;  // per step: output, dropout mask, gradient
+  std::vector<std::vector<float>> acts_, masks_, dacts_;  // per layer: output, dropout mask, gradient
   std::vector<float> probs_, dinput_;
-  MatMul mm_;
+  TrainWorkspace workspace_;
   int batch_capacity_ = 0;
   Optimizer optimizer_;
   uint64_t rng_;

@@ -11,14 +11,6 @@ namespace digitlab {
 
 namespace {
 
-// Reusable scratch, so steady-state training allocates nothing.
-float* scratch(int slot, size_t n) {
-  thread_local std::vector<float> buffers[4];
-  std::vector<float>& v = buffers[slot];
-  if (v.size() < n) v.resize(n);
-  return v.data();
-}
-
 void add_into(float* dst, const float* src, size_t n) {
   for (size_t i = 0; i < n; ++i) dst[i] += src[i];
 }
@@ -26,18 +18,18 @@ void add_into(float* dst, const float* src, size_t n) {
 }  // namespace
 
 void linear_train_forward(float* out, const float* inp, const float* weight, const float* bias, int B, int C, int OC,
-                          const MatMul& mm) {
-  mm(out, inp, weight, bias, B, C, OC, false);
+                          TrainWorkspace& ws) {
+  matmul(out, inp, weight, bias, B, C, OC, false, ws);
 }
 
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int B, int C, int OC, const MatMul& mm) {
-  if (dinp) mm(dinp, dout, weight, nullptr, B, OC, C, true);  // dout (B, OC) x weight (OC, C)
-  float* dout_t = scratch(0, size_t(OC) * size_t(B));
+                     const float* weight, int B, int C, int OC, TrainWorkspace& ws) {
+  if (dinp) matmul(dinp, dout, weight, nullptr, B, OC, C, true, ws);  // dout (B, OC) x weight (OC, C)
+  float* dout_t = ws.floats(0, size_t(OC) * size_t(B));
   for (int b = 0; b < B; ++b)
     for (int o = 0; o < OC; ++o) dout_t[int64_t(o) * B + b] = dout[int64_t(b) * OC + o];
-  float* dw = scratch(1, size_t(OC) * size_t(C));
-  mm(dw, dout_t, inp, nullptr, OC, B, C, true);  // dout^T (OC, B) x inp (B, C)
+  float* dw = ws.floats(1, size_t(OC) * size_t(C));
+  matmul(dw, dout_t, inp, nullptr, OC, B, C, true, ws);  // dout^T (OC, B) x inp (B, C)
   add_into(dweight, dw, size_t(OC) * size_t(C));
   if (dbias)
     for (int b = 0; b < B; ++b) add_into(dbias, dout + int64_t(b) * OC, size_t(OC));
@@ -105,14 +97,14 @@ void col2im_add(float* dinp, const float* dcol, const ConvGeometry& g, int group
 }  // namespace
 
 void conv2d_train_forward(float* out, float* col, const float* inp, const float* weight, const float* bias,
-                          const ConvGeometry& g, int B, const MatMul& mm) {
+                          const ConvGeometry& g, int B, TrainWorkspace& ws) {
   const int OCg = g.OC / g.groups, CKg = g.C / g.groups * g.K * g.K, P = g.OH() * g.OW();
   const int64_t rows = int64_t(B) * P;
   for (int b = 0; b < B; ++b)
     for (int gr = 0; gr < g.groups; ++gr)
       im2col(col + int64_t(b) * g.col_size() + int64_t(gr) * P * CKg, inp + int64_t(b) * g.C * g.H * g.W, g, gr);
-  float* a = scratch(0, size_t(rows) * size_t(CKg));
-  float* y = scratch(1, size_t(rows) * size_t(OCg));
+  float* a = ws.floats(0, size_t(rows) * size_t(CKg));
+  float* y = ws.floats(1, size_t(rows) * size_t(OCg));
   for (int gr = 0; gr < g.groups; ++gr) {
     const float* cols = col;  // (B*P, CKg) as it is when there is one group
     if (g.groups > 1) {
@@ -121,7 +113,7 @@ void conv2d_train_forward(float* out, float* col, const float* inp, const float*
                     sizeof(float) * size_t(P) * size_t(CKg));
       cols = a;
     }
-    mm(y, cols, weight + int64_t(gr) * OCg * CKg, bias ? bias + gr * OCg : nullptr, int(rows), CKg, OCg, false);
+    matmul(y, cols, weight + int64_t(gr) * OCg * CKg, bias ? bias + gr * OCg : nullptr, int(rows), CKg, OCg, false, ws);
     for (int b = 0; b < B; ++b)  // (B*P, OCg) -> NCHW
       for (int o = 0; o < OCg; ++o) {
         float* dst = out + (int64_t(b) * g.OC + gr * OCg + o) * P;
@@ -131,12 +123,12 @@ void conv2d_train_forward(float* out, float* col, const float* inp, const float*
 }
 
 void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* col,
-                     const float* weight, const ConvGeometry& g, int B, const MatMul& mm) {
+                     const float* weight, const ConvGeometry& g, int B, TrainWorkspace& ws) {
   const int OCg = g.OC / g.groups, CKg = g.C / g.groups * g.K * g.K, P = g.OH() * g.OW();
   const int64_t rows = int64_t(B) * P;
-  float* dy = scratch(0, size_t(rows) * size_t(OCg));  // (OCg, B*P), then (B*P, OCg)
-  float* a = scratch(1, size_t(rows) * size_t(CKg));   // this group's columns, (B*P, CKg)
-  float* tmp = scratch(2, std::max(size_t(OCg) * size_t(CKg), size_t(rows) * size_t(CKg)));
+  float* dy = ws.floats(0, size_t(rows) * size_t(OCg));  // (OCg, B*P), then (B*P, OCg)
+  float* a = ws.floats(1, size_t(rows) * size_t(CKg));   // this group's columns, (B*P, CKg)
+  float* tmp = ws.floats(2, std::max(size_t(OCg) * size_t(CKg), size_t(rows) * size_t(CKg)));
   if (dinp) std::memset(dinp, 0, sizeof(float) * size_t(B) * size_t(g.C) * size_t(g.H) * size_t(g.W));
   for (int gr = 0; gr < g.groups; ++gr) {
     const float* cols = col;
@@ -156,14 +148,14 @@ void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dou
       if (dbias) dbias[gr * OCg + o] += sum;
     }
     // dweight (OCg, CKg) += dy (OCg, B*P) x cols (B*P, CKg)
-    mm(tmp, dy, cols, nullptr, OCg, int(rows), CKg, true);
+    matmul(tmp, dy, cols, nullptr, OCg, int(rows), CKg, true, ws);
     add_into(dweight + int64_t(gr) * OCg * CKg, tmp, size_t(OCg) * size_t(CKg));
     if (!dinp) continue;
     // dcols (B*P, CKg) = dy^T (B*P, OCg) x weight (OCg, CKg), then back onto the input
-    float* dy_t = scratch(3, size_t(rows) * size_t(OCg));
+    float* dy_t = ws.floats(3, size_t(rows) * size_t(OCg));
     for (int o = 0; o < OCg; ++o)
       for (int64_t r = 0; r < rows; ++r) dy_t[r * OCg + o] = dy[int64_t(o) * rows + r];
-    mm(tmp, dy_t, weight + int64_t(gr) * OCg * CKg, nullptr, int(rows), OCg, CKg, true);
+    matmul(tmp, dy_t, weight + int64_t(gr) * OCg * CKg, nullptr, int(rows), OCg, CKg, true, ws);
     for (int b = 0; b < B; ++b) col2im_add(dinp + int64_t(b) * g.C * g.H * g.W, tmp + int64_t(b) * P * CKg, g, gr);
   }
 }

@@ -1,8 +1,9 @@
 // Forward/backward pairs for the layers that fine-tune in the browser, llm.c style: contiguous float
 // buffers, shapes in the comment above each pair, gradients accumulated (+=) into buffers that mirror
-// the parameters. Matrix products go through a MatMul (matmul.h): XNNPACK in the browser, plain loops
-// in the tests that compare against LibTorch (Debian's LibTorch must not share a binary with XNNPACK).
-// relu's forward half is the shared reference one (digitlab/reference.h): relu_forward(out, inp, N).
+// the parameters. Matrix products run on matmul.h's SIMD loops (no XNNPACK, so the tests that compare
+// against LibTorch can link them: Debian's LibTorch must not share a binary with XNNPACK); scratch
+// memory comes from the caller's TrainWorkspace. relu's forward half is the shared reference one
+// (digitlab/reference.h): relu_forward(out, inp, N).
 #pragma once
 #include <cstdint>
 
@@ -13,10 +14,10 @@ namespace digitlab {
 
 // inp (B, C), weight (OC, C) as in PyTorch, bias (OC) or null -> out (B, OC)
 void linear_train_forward(float* out, const float* inp, const float* weight, const float* bias, int B, int C, int OC,
-                          const MatMul& mm);
+                          TrainWorkspace& ws);
 // dout (B, OC) -> dinp (B, C) (skipped when null), dweight (OC, C) +=, dbias (OC) += (skipped when null)
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                     const float* weight, int B, int C, int OC, const MatMul& mm);
+                     const float* weight, int B, int C, int OC, TrainWorkspace& ws);
 
 // relu: backward uses the forward output (the gradient passes where out > 0)
 void relu_backward(float* dinp, const float* dout, const float* out, int64_t N);
@@ -36,11 +37,11 @@ struct ConvGeometry {
 // inp (B, C, H, W), weight (OC, C/groups, K, K), bias (OC) or null -> out (B, OC, OH, OW). Keeps the
 // im2col matrix col (B, col_size) for the backward pass.
 void conv2d_train_forward(float* out, float* col, const float* inp, const float* weight, const float* bias,
-                          const ConvGeometry& g, int B, const MatMul& mm);
+                          const ConvGeometry& g, int B, TrainWorkspace& ws);
 // dout (B, OC, OH, OW) -> dinp (B, C, H, W) (skipped when null), dweight (OC, C/groups, K, K) +=,
 // dbias (OC) += (skipped when null).
 void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* col,
-                     const float* weight, const ConvGeometry& g, int B, const MatMul& mm);
+                     const float* weight, const ConvGeometry& g, int B, TrainWorkspace& ws);
 
 // inp (B, C, H, W) -> out (B, C, OH, OW), argmax (B, C, OH, OW) = flat index into the input plane
 void max_pool2d_train_forward(float* out, int32_t* argmax, const float* inp, int B, int C, int H, int W, int K, int stride);

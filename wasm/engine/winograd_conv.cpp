@@ -141,7 +141,9 @@ Shape WinogradConv3x3::output_shape(int h, int w) const {
   return pool_ ? Shape{cout_, oh / 2, ow / 2} : Shape{cout_, oh, ow};
 }
 
-void WinogradConv3x3::resize(int batch, int h, int w) {
+void WinogradConv3x3::reshape(int batch, int h, int w) {
+  if (batch < 1) throw Error("Winograd convolution needs a batch of at least 1");
+  batch_ = 0;  // stays 0 if the size is refused, so run() refuses too
   out_h_ = h + 2 * pad_ - 2, out_w_ = w + 2 * pad_ - 2;
   if (out_h_ < 1 || out_w_ < 1) throw Error("Winograd convolution: input " + std::to_string(h) + "x" + std::to_string(w) + " is smaller than its kernel");
   // Pooled: only the outputs the floor pool reads (an even number of rows and columns) need tiles.
@@ -233,16 +235,14 @@ void WinogradConv3x3::transform_output(float* out, int batch) {
       }
 }
 
-void WinogradConv3x3::run(const float* in, float* out, int batch, int h, int w) {
-  if (!in || !out || batch < 1) throw Error("Winograd convolution needs input and output buffers and a batch of at least 1");
-  if (batch != batch_ || h != h_ || w != w_) {
-    batch_ = 0;  // stays 0 if resizing throws, so the next call tries again
-    resize(batch, h, w);
-  }
+void WinogradConv3x3::run(const float* in, float* out) {
+  if (!in || !out) throw Error("Winograd convolution needs input and output buffers");
+  if (batch_ == 0) throw Error("Winograd convolution run before reshape");
+  const int batch = batch_;
   if (m_tile_ == 2)
-    transform_input<2>(in, batch, h, w);
+    transform_input<2>(in, batch, h_, w_);
   else
-    transform_input<4>(in, batch, h, w);
+    transform_input<4>(in, batch, h_, w_);
   xnn_check(xnn_setup_batch_matrix_multiply_nc_f32(matmul_.get(), workspace_.data(), v_.data(), /*input_b=*/nullptr,
                                                    products_.data()),
             "Winograd batch matrix multiply setup");

@@ -44,12 +44,13 @@ class WinogradConv3x3 {
   // Output shape per image for an input of h x w (pooled when the pool is fused).
   Shape output_shape(int h, int w) const;
 
-  // in (batch, h, w, in_channels) -> out (batch, output_shape(h, w)). Sizes its buffers and reshapes
-  // the matrix product only when the input size changes.
-  void run(const float* in_nhwc, float* out_nhwc, int batch, int h, int w);
+  // XNNPACK's lifecycle, as XnnConv2d: reshape for inputs (batch, h, w, in_channels) sizes the
+  // buffers and the matrix product; run then maps in -> out (batch, output_shape(h, w)) at that size
+  // (Error before the first reshape).
+  void reshape(int batch, int h, int w);
+  void run(const float* in_nhwc, float* out_nhwc);
 
  private:
-  void resize(int batch, int h, int w);
   template <int M> void transform_input(const float* in, int batch, int h, int w);
   template <int M> void transform_output(float* out, int batch);
 

@@ -1,13 +1,12 @@
 // The XNNPACK inference engine: runs a digitlab::Model (every preset, and any architecture of the
-// shared layer vocabulary it can map) natively and in the browser. Batch norm is folded into the
-// convolutions and dropout is the identity, so the network becomes a chain of XNNPACK operators:
+// shared layer vocabulary it can map) natively and in the browser. The network becomes a chain of
+// XNNPACK operators as operator_plan.h decides (batch norm folded, ReLUs fused, dropout the identity):
 // convolution, max pooling, mean (global average pooling), fully connected, and a clamp for the rare
-// ReLU that cannot be fused as output_min = 0 into the operator before it. Activations are NHWC.
+// ReLU that cannot be fused. Activations are NHWC.
 //
 // Why XNNPACK's operator API and not its subgraph API: we want the lifecycle explicit (weights packed
 // once at create, operators reshaped only when the batch size changes, buffers owned by us), and we
-// need each layer's activations individually for fine-tuning later, which a subgraph runtime keeps
-// to itself.
+// need each layer's activations individually for fine-tuning, which a subgraph runtime keeps to itself.
 #pragma once
 #include <cstddef>
 #include <memory>
@@ -15,8 +14,11 @@
 #include <vector>
 
 #include "digitlab/model.h"
+#include "operator_plan.h"
 
 namespace digitlab {
+
+class StepChain;
 
 class XnnEngine {
  public:
@@ -28,8 +30,7 @@ class XnnEngine {
   // How 3x3 stride-1 convolutions with at least 8 input channels are computed: XNNPACK's direct
   // (implicit GEMM) convolution, or Winograd (winograd_conv.h: F(2x2,3x3) or F(4x4,3x3) per layer,
   // 2.25-4x fewer multiply-adds, a following 2x2 max pool fused). Results agree to float rounding;
-  // which is faster depends on the model and the machine, so callers measure (the page does when a
-  // model goes into use).
+  // which is faster depends on the model and the machine, so callers measure (predictor.h does).
   enum class Convolutions { direct, winograd };
   struct Options {
     Convolutions convolutions = Convolutions::direct;
@@ -58,10 +59,11 @@ class XnnEngine {
   void features_before(size_t layer, const float* pixels, int batch, float* features);
   int feature_size(size_t layer) const;
 
-  const Architecture& architecture() const { return arch_; }  // as run: batch norm folded
-  Options options() const { return options_; }
-  int winograd_steps() const { return winograd_steps_; }  // convolutions run as Winograd (0 with direct)
-  int num_classes() const { return arch_.num_classes; }
+  const Architecture& architecture() const { return plan_.architecture(); }  // as run: batch norm folded
+  Shape input_shape() const { return plan_.architecture().input; }
+  int input_size() const { return int(plan_.architecture().input.size()); }  // values per image
+  int num_classes() const { return plan_.architecture().num_classes; }
+  int winograd_steps() const { return plan_.winograd_ops(); }  // convolutions run as Winograd (0 with direct)
   int max_batch() const { return max_batch_; }
 
   // One operator as run, e.g. "conv2d conv1 1->32 k3 s1 p1 d1 g1 + relu", and its output shape per
@@ -69,7 +71,7 @@ class XnnEngine {
   struct StepInfo {
     std::string description;
     Shape output;
-    size_t layer = 0;  // the layer (index into architecture().layers) whose operator this is
+    size_t layer = 0;       // the layer (index into architecture().layers) whose operator this is
     size_t last_layer = 0;  // the last layer it computes (> layer when a pool is fused into it)
   };
   std::vector<StepInfo> steps() const;
@@ -78,21 +80,14 @@ class XnnEngine {
   // Output of step i in the last forward call: (batch, h, w, c).
   const float* activation(size_t step) const;
 
-  struct Step;  // one XNNPACK operator with its output buffer (defined in the .cpp)
-
  private:
   void check_batch(int batch) const;
-  void prepare(const float* pixels, int batch);  // buffers, reshape, normalised NHWC input
-  const float* run_steps(size_t count);          // runs steps [0, count), returns the last output
+  const float* input(const float* pixels, int batch);  // normalised NHWC
 
-  Architecture arch_;
-  Normalization norm_;
-  Options options_;
-  int winograd_steps_ = 0;
-  std::vector<std::unique_ptr<Step>> steps_;
-  std::vector<float> input_;  // normalised pixels, NHWC
-  Shape output_map_;          // set when the output is a flattened spatial map (h*w > 1)
-  int max_batch_ = 0, capacity_ = 0, batch_ = 0;
+  OperatorPlan plan_;  // weights dropped once the operators hold them
+  std::unique_ptr<StepChain> chain_;
+  std::vector<float> input_;
+  int max_batch_ = 0;
 };
 
 }  // namespace digitlab

@@ -4,10 +4,11 @@
 // quarter of the work per lane-bit (measured under node: 32->64, 64->96 and 96->128 3x3
 // convolutions 2.2x faster in qs8; a 1-channel convolution 5x slower, so it stays f32).
 //
-// Activations are quantised per tensor with ranges measured on calibration digits (the shipped MNIST
-// replay digits in the page) by the f32 engine; the last linear layer stays f32 so the logits keep
-// their precision. Agreement with f32 and the accuracy change are measured in
-// tests/xnn_int8_engine_test.cpp on all 10,000 MNIST test digits.
+// It runs the same operator plan as the f32 engine (operator_plan.h). Activations are quantised per
+// tensor with ranges measured on calibration digits (the shipped MNIST replay digits in the page) by
+// the f32 engine; the last linear layer stays f32 so the logits keep their precision. Agreement with
+// f32 and the accuracy change are measured in tests/xnn_int8_engine_test.cpp on all 10,000 MNIST
+// test digits.
 #pragma once
 #include <memory>
 #include <string>
@@ -26,6 +27,7 @@ struct ActivationRange {
 std::vector<ActivationRange> calibrate_activation_ranges(const Model& model, const float* pixels, int count);
 
 class XnnEngine;
+class StepChain;
 
 // The same, a few images at a time (so that a page can calibrate across frames).
 class ActivationCalibrator {
@@ -58,19 +60,20 @@ class XnnInt8Engine {
   std::vector<float> forward(const float* pixels, int batch);
 
   // One line per operator as run, e.g. "conv2 int8", for the benchmark and the page.
-  std::vector<std::string> plan() const;
+  std::vector<std::string> plan() const { return descriptions_; }
   // Median microseconds of each step over runs forward passes of batch images (for the benchmark).
   std::vector<double> profile(const float* pixels, int batch, int runs);
-  int int8_steps() const;
-
-  struct Step;  // defined in the .cpp
+  int int8_steps() const { return int8_steps_; }  // operators with an int8 output
 
  private:
+  const float* input(const float* pixels, int batch);
+
   Architecture arch_;
   Normalization norm_;
-  std::vector<std::unique_ptr<Step>> steps_;
+  std::unique_ptr<StepChain> chain_;
+  std::vector<std::string> descriptions_;
+  int int8_steps_ = 0;
   std::vector<float> input_;
-  int batch_ = 0;
 };
 
 }  // namespace digitlab

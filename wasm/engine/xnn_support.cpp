@@ -9,6 +9,13 @@
 
 namespace digitlab {
 
+void xnn_ensure_initialized() {
+  static const xnn_status status = xnn_initialize(nullptr);
+  if (status != xnn_status_success)
+    throw Error("XNNPACK could not initialise (status " + std::to_string(int(status)) +
+                "): this CPU or browser lacks the required SIMD support");
+}
+
 void xnn_check(int status, const char* what) {
   if (status != xnn_status_success)
     throw Error(std::string("XNNPACK ") + what + " failed (status " + std::to_string(status) + ")");

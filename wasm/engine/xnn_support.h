@@ -1,6 +1,6 @@
-// What every XNNPACK operator wrapper needs: statuses that become Errors, operator ownership, and
-// workspace memory with the alignment that reshape asks for. Free of xnnpack.h, which only the
-// digitlab_xnn sources see, so public engine headers can hold these types.
+// What every XNNPACK operator wrapper needs: one initialisation per process, statuses that become
+// Errors, operator ownership, and workspace memory with the alignment that reshape asks for. Free of
+// xnnpack.h, which only the digitlab_xnn sources see, so public engine headers can hold these types.
 #pragma once
 #include <cstddef>
 #include <memory>
@@ -9,6 +9,10 @@
 typedef struct xnn_operator* xnn_operator_t;
 
 namespace digitlab {
+
+// Initialises XNNPACK once per process. Throws Error if the CPU or runtime is unsupported (e.g. a
+// browser without wasm SIMD).
+void xnn_ensure_initialized();
 
 // Throws Error("XNNPACK <what> failed (status N)") unless status is xnn_status_success. An int
 // because C enums without a fixed type cannot be declared without xnnpack.h.

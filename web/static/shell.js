@@ -36,7 +36,7 @@
       return new Promise((resolve) => savedWaiters.push(resolve));
     },
     // A plain object: what the page shows right now (see web/README.md for every field).
-    state() { return JSON.parse(Module.UTF8ToString(Module._app_state_json())); },
+    state() { return JSON.parse(Module.UTF8ToString(Module._app_state_json_js())); },
     // The drawing pad's position and size in CSS pixels, relative to the viewport.
     drawingRect() {
       const side = Module._app_pad_rect(2);
@@ -66,9 +66,9 @@
     // Starts fine-tuning on the samples (the page keeps drawing while it runs): layers 'head',
     // 'last-block' or 'all' (lastBlock: true is 'last-block'); false without samples.
     fineTune({ layers, lastBlock = false } = {}) {
-      const which = { head: 0, 'last-block': 1, all: 2 }[layers ?? (lastBlock ? 'last-block' : 'head')];
-      if (which === undefined) throw new Error(`layers must be 'head', 'last-block' or 'all', not '${layers}'`);
-      return Module._app_fine_tune_js(which) === 1;
+      const started = Module.ccall('app_fine_tune_js', 'number', ['string'], [String(layers ?? (lastBlock ? 'last-block' : 'head'))]);
+      if (started === -1) throw new Error(str(Module._app_notice()));
+      return started === 1;
     },
     cancelFineTune() { Module._app_cancel_fine_tune_js(); },
     // Back to the selected model as shipped; its fine-tuned copy is deleted from this browser.
@@ -151,33 +151,35 @@
     if (Module._app_start_js() !== 1) throw new Error(str(Module._app_model_error()) || 'no usable model');
   }
 
-  // Fine-tuning runs in a Web Worker (tuner_worker.js), loaded once the page is ready so it never
+  // Fine-tuning runs in a Web Worker (fine_tune_worker.js), loaded once the page is ready so it never
   // delays the first prediction. Until it answers, or if it cannot load, sessions run on this thread
   // in slices (state().fineTune.runsIn says which). Its messages go to the app (main_web.cpp).
-  function startTunerWorker() {
+  function startFineTuneWorker() {
     if (typeof Worker !== 'function') { resolveWorker(false); return; }
+    const link = { ready: false, failed: false, post: (message, transfer) => worker.postMessage(message, transfer) };
+    Module.fineTuneWorker = link;
     let worker;
-    try { worker = new Worker('tuner_worker.js'); } catch (e) {
-      console.warn('fine-tuning worker unavailable: ' + e.message);
+    const lost = (why) => {
+      link.ready = false;
+      link.failed = true;
       resolveWorker(false);
+      Module.ccall('app_fine_tune_worker_lost', null, ['string'], [why]);
+    };
+    try { worker = new Worker('fine_tune_worker.js'); } catch (e) {
+      console.warn('fine-tuning worker unavailable: ' + e.message);
+      lost('the fine-tuning worker could not start: ' + e.message);
       return;
     }
-    const tuner = { ready: false, post: (message, transfer) => worker.postMessage(message, transfer) };
-    const lost = (why) => {
-      tuner.ready = false;
-      resolveWorker(false);
-      Module.ccall('app_tuner_lost', null, ['string'], [why]);
-    };
     worker.onmessage = (e) => {
       const m = e.data;
       if (m.type === 'ready') {
-        tuner.ready = true;
-        Module._app_tuner_ready();  // a hidden warm-up session, so the first real one runs compiled code
+        link.ready = true;
+        Module._app_fine_tune_worker_ready();  // a hidden warm-up session, so the first real one runs compiled code
         resolveWorker(true);
       }
-      else if (m.type === 'status') Module.ccall('app_tuner_status', null, ['number', 'string'], [m.session, m.status]);
+      else if (m.type === 'status') Module.ccall('app_fine_tune_worker_status', null, ['number', 'string'], [m.session, m.status]);
       else if (m.type === 'finished') {
-        withBytes(m.model, (p) => Module.ccall('app_tuner_finished', null, ['number', 'string', 'number', 'number'],
+        withBytes(m.model, (p) => Module.ccall('app_fine_tune_worker_finished', null, ['number', 'string', 'number', 'number'],
                                                 [m.session, m.status, p, m.model.length]));
       } else if (m.type === 'lost') { lost(m.message); worker.terminate(); }
     };
@@ -187,7 +189,6 @@
       lost('the fine-tuning worker failed: ' + e.message);
       worker.terminate();
     };
-    Module.tuner = tuner;
   }
 
   window.Module = {
@@ -200,7 +201,7 @@
         status.className = 'hidden';
         window.app.timing.readyMs = performance.now();
         resolveReady();
-        startTunerWorker();
+        startFineTuneWorker();
       }, (e) => { fail('The model could not be loaded: ' + e.message); rejectReady(e); resolveWorker(false); });
     },
     onSaved() {

@@ -2,7 +2,7 @@
 // picked up as soon as the server answers), the cache when the network fails. Installing caches
 // the whole app, shipped models included, so the first visit already makes it available offline.
 const CACHE = 'digitlab-v1';
-const APP_FILES = ['./', 'index.html', 'shell.js', 'pointer.js', 'app.js', 'app.wasm', 'tuner_worker.js', 'tuner.js', 'tuner.wasm',
+const APP_FILES = ['./', 'index.html', 'shell.js', 'pointer.js', 'app.js', 'app.wasm', 'fine_tune_worker.js', 'fine_tune.js', 'fine_tune.wasm',
                    'models/manifest.json'];
 
 self.addEventListener('install', (event) => {

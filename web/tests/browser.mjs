@@ -1,5 +1,6 @@
 // Shared setup for the page tests: serve build/wasm/web with web/serve.py on a free loopback port and
 // drive Debian's chromium through playwright-core (never a downloaded browser).
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import net from 'node:net';
@@ -52,4 +53,20 @@ export async function openPage(browser, url, { initScript, ...options } = {}) {
   await page.goto(url);
   await page.evaluate(() => window.app.ready);
   return { page, errors };
+}
+
+// What the page shows now (window.app.state(), documented in web/README.md).
+export const state = (page) => page.evaluate(() => window.app.state());
+
+// A reload once every change has reached IndexedDB, as a person coming back would see the page.
+export async function reload(page) {
+  await page.evaluate(() => window.app.saved());
+  await page.reload();
+  await page.evaluate(() => window.app.ready);
+}
+
+// The end of every page test: nothing went wrong on the console, then the page closes.
+export async function closeClean(page, errors) {
+  assert.deepEqual(errors, [], 'console errors or uncaught exceptions');
+  await page.close();
 }

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { artifacts, launchBrowser, openPage, startServer } from './browser.mjs';
+import { artifacts, closeClean, launchBrowser, openPage, startServer } from './browser.mjs';
 import { DIGITS, draw } from './drawing.mjs';
 
 let server, browser;
@@ -33,8 +33,7 @@ test('drawn 1, 0 and 7 are classified correctly, live', async () => {
     await page.waitForTimeout(50);
     assert.equal((await page.evaluate(() => window.app.state())).top, null);
   }
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('a corrupt weights file is refused and the model keeps working', async () => {
@@ -46,6 +45,5 @@ test('a corrupt weights file is refused and the model keeps working', async () =
   assert.match(s.modelError, /junk\.safetensors/);
   await draw(page, DIGITS[1]);
   assert.equal((await page.evaluate(() => window.app.state())).top, 1);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });

@@ -4,14 +4,13 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { artifacts, launchBrowser, openPage, root, startServer } from './browser.mjs';
+import { artifacts, closeClean, launchBrowser, openPage, reload, root, startServer, state } from './browser.mjs';
 import { DIGITS, click, draw } from './drawing.mjs';
 
 let server, browser;
 before(async () => { server = await startServer(); browser = await launchBrowser(); });
 after(async () => { await browser?.close(); server?.stop(); });
 
-const state = (page) => page.evaluate(() => window.app.state());
 
 test('the model picker lists shipped models with parameters and accuracy and switches between them', async () => {
   const { page, errors } = await openPage(browser, server.url);
@@ -31,13 +30,10 @@ test('the model picker lists shipped models with parameters and accuracy and swi
   assert.equal(s.modelParameters, 421642);
   await draw(page, DIGITS[7]);
   assert.equal((await state(page)).top, 7, 'the picked model classifies');
-  await page.evaluate(() => window.app.saved());
-  await page.reload();
-  await page.evaluate(() => window.app.ready);
+  await reload(page);
   assert.equal((await state(page)).model, 'seed-cnn', 'the choice is remembered');
   assert.equal(await page.evaluate(() => window.app.selectModel('digitlab-cnn')), null);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('a weight file from the file dialog is validated, used and kept', async () => {
@@ -56,12 +52,9 @@ test('a weight file from the file dialog is validated, used and kept', async () 
   assert.ok(s.models.some((m) => m.loaded && m.label === 'seed-cnn.safetensors'));
   await draw(page, DIGITS[0]);
   assert.equal((await state(page)).top, 0);
-  await page.evaluate(() => window.app.saved());
-  await page.reload();
-  await page.evaluate(() => window.app.ready);
+  await reload(page);
   assert.equal((await state(page)).model, 'seed-cnn.safetensors', 'kept across reloads');
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('a sample clicked in the gallery is relabelled with a number key, or deleted', async () => {
@@ -84,10 +77,7 @@ test('a sample clicked in the gallery is relabelled with a number key, or delete
   s = await state(page);
   assert.deepEqual(s.sampleLabels, [0]);
   assert.equal(s.selectedSample, null);
-  await page.evaluate(() => window.app.saved());
-  await page.reload();
-  await page.evaluate(() => window.app.ready);
+  await reload(page);
   assert.deepEqual((await state(page)).sampleLabels, [0]);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });

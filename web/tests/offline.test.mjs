@@ -2,7 +2,7 @@
 // gone (a service worker keeps the app and the shipped models).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { launchBrowser, openPage, startServer } from './browser.mjs';
+import { closeClean, launchBrowser, openPage, startServer } from './browser.mjs';
 import { DIGITS, draw } from './drawing.mjs';
 
 let server, browser;
@@ -22,6 +22,5 @@ test('the page reloads and works with the server stopped', async () => {
   assert.equal(s.top, 7);
   assert.ok(s.models.length >= 2, 'every shipped model is available offline');
   assert.equal(await page.evaluate(() => window.app.selectModel('seed-cnn')), null);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });

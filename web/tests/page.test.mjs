@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { artifacts, launchBrowser, openPage, startServer } from './browser.mjs';
+import { artifacts, closeClean, launchBrowser, openPage, startServer } from './browser.mjs';
 
 let server, browser;
 before(async () => { server = await startServer(); browser = await launchBrowser(); });
@@ -48,6 +48,5 @@ test('a mouse stroke on the pad becomes ink', async () => {
   await page.keyboard.press('z');  // undo
   await page.waitForTimeout(100);
   assert.deepEqual(await ink(), { strokes: 0, hasInk: false });
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });

@@ -3,19 +3,13 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { artifacts, launchBrowser, openPage, startServer } from './browser.mjs';
+import { artifacts, closeClean, launchBrowser, openPage, reload, startServer, state } from './browser.mjs';
 import { DIGITS, click, draw } from './drawing.mjs';
 
 let server, browser;
 before(async () => { server = await startServer(); browser = await launchBrowser(); });
 after(async () => { await browser?.close(); server?.stop(); });
 
-const state = (page) => page.evaluate(() => window.app.state());
-async function reload(page) {
-  await page.evaluate(() => window.app.saved());  // every change has reached IndexedDB
-  await page.reload();
-  await page.evaluate(() => window.app.ready);
-}
 
 test('labelled samples are counted and survive a reload', async () => {
   const { page, errors } = await openPage(browser, server.url);
@@ -34,8 +28,7 @@ test('labelled samples are counted and survive a reload', async () => {
   s = await state(page);
   assert.deepEqual(s.samples, [0, 1, 0, 0, 0, 0, 0, 1, 0, 0]);
   await page.screenshot({ path: path.join(artifacts, 'samples.png') });
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('fine-tuning runs in the page, changes the model, survives a reload; revert restores it', async () => {
@@ -93,8 +86,7 @@ test('fine-tuning runs in the page, changes the model, survives a reload; revert
   assert.equal(s.model, 'digitlab-cnn');
   await reload(page);
   assert.equal((await state(page)).tuned, false);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('without Web Workers, fine-tuning runs between the page\'s frames and ends the same way', async () => {
@@ -114,8 +106,7 @@ test('without Web Workers, fine-tuning runs between the page\'s frames and ends 
   assert.equal(s.fineTune.state, 'done', s.notice);
   assert.equal(s.tuned, true);
   assert.match(s.notice, /saved/);
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });
 
 test('samples export as an IDX pair and import back; a bad pair is refused', async () => {

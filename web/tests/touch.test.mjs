@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { artifacts, launchBrowser, openPage, startServer } from './browser.mjs';
+import { artifacts, closeClean, launchBrowser, openPage, startServer } from './browser.mjs';
 import { DIGITS } from './drawing.mjs';
 
 let server, browser;
@@ -62,6 +62,5 @@ test('a finger draws digits on a HiDPI touch screen without scrolling or zooming
 
   const view = await page.evaluate(() => ({ x: scrollX, y: scrollY, scale: visualViewport.scale }));
   assert.deepEqual(view, { x: 0, y: 0, scale: 1 });
-  assert.deepEqual(errors, []);
-  await page.close();
+  await closeClean(page, errors);
 });

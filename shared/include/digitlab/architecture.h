@@ -1,6 +1,7 @@
-// Architectures as data: a small layer vocabulary, shape inference, parameter naming, and the named
-// presets. Every backend (LibTorch trainer, XNNPACK engine, reference forward) builds its network from
-// an Architecture and names its parameters with parameter_specs(), so weight files move between them.
+// Architectures as data: a small layer vocabulary, shape inference, parameter naming and the JSON
+// form stored in weight files. Every backend (LibTorch trainer, XNNPACK engine, reference forward)
+// builds its network from an Architecture and names its parameters with parameter_specs(), so weight
+// files move between them. The named architectures themselves are defined in presets.h.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -69,11 +70,7 @@ std::string describe(const Layer& layer);  // one line, e.g. "conv2d conv1 1->32
 std::string architecture_to_json(const Architecture& arch);
 Architecture architecture_from_json(const std::string& json_text);
 
-// Presets: seed-cnn, dropout-cnn, keras-cnn, dsconv, digitlab-cnn.
-const std::vector<std::string>& preset_names();
-Architecture preset(const std::string& name);  // throws Error listing the known names
-
-// Builders used by the presets and by tests.
+// Builders for the presets (presets.cpp) and tests.
 Layer conv2d(const std::string& name, int in, int out, int kernel, int padding = 0, int stride = 1,
              int dilation = 1, int groups = 1, bool bias = true);
 Layer batch_norm2d(const std::string& name, int features);

@@ -24,8 +24,14 @@ struct Dataset {
   std::vector<uint8_t> images;  // size() * rows * cols bytes, ink = 255
   std::vector<uint8_t> labels;  // 0..9
   size_t size() const { return labels.size(); }
-  const uint8_t* image(size_t i) const { return images.data() + i * size_t(rows) * size_t(cols); }
+  size_t image_size() const { return size_t(rows) * size_t(cols); }
+  const uint8_t* image(size_t i) const { return images.data() + i * image_size(); }
+  Dataset slice(size_t first, size_t count) const;  // images [first, first + count); throws Error past the end
 };
+
+// Images as the networks take them: pixels in [0, 1] (byte / 255), image after image.
+std::vector<float> dataset_pixels(const Dataset& data, size_t first, size_t count);
+std::vector<float> dataset_pixels(const Dataset& data, const std::vector<uint32_t>& which);
 
 // Checks that images are N x rows x cols, labels are N, counts agree and labels are digits.
 Dataset dataset_from_idx(const IdxArray& images, const IdxArray& labels);
@@ -35,5 +41,9 @@ void save_dataset(const Dataset& dataset, const std::string& images_path, const 
 enum class MnistSplit { train, test };
 // Reads train-images-idx3-ubyte[.gz] / t10k-... from dir (gzip or plain, whichever is present).
 Dataset load_mnist(const std::string& dir, MnistSplit split);
+// Where MNIST is for a checkout at repo_root: ../shared/data/mnist beside it (developers and CI),
+// else data/mnist in it (where `./run data` downloads and verifies it); "" when neither holds all
+// four files. Every tool and test looks here; only `./run data` downloads.
+std::string find_mnist_dir(const std::string& repo_root);
 
 }  // namespace digitlab

@@ -32,6 +32,9 @@ void linear_forward(float* out, const float* inp, const float* weight, const flo
 // logits (B, V) -> probs (B, V), numerically stable
 void softmax_forward(float* probs, const float* logits, int B, int V);
 
+// The index of the largest of v[0..n) (the first one on ties): a network's answer from its logits.
+int argmax(const float* v, int n);
+
 // pixels (B, input.c, input.h, input.w) in [0, 1] -> logits (B, num_classes). Normalises with
 // model.norm, then runs every layer (dropout is the identity at inference).
 std::vector<float> reference_forward(const Model& model, const float* pixels, int B);

@@ -1,4 +1,4 @@
-#include "image_file.h"
+#include "digitlab/image_file.h"
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STBI_NO_STDIO  // decode from memory we read (and size-checked) ourselves

@@ -1,4 +1,4 @@
-#include "fine_tune_messages.h"
+#include "fine_tune/messages.h"
 
 #include <cmath>
 #include <limits>
@@ -105,7 +105,7 @@ DecodedFineTuneRequest decode_fine_tune_request(const FineTuneRequest& r) {
 
 std::string fine_tune_config_to_json(const FineTuneConfig& c) {
   const OptimizerOptions& o = c.optimizer;
-  return json{{"trainable", c.trainable}, {"epochs", c.epochs}, {"batch", c.batch},
+  return json{{"trainable", trainable_layers_name(c.trainable)}, {"epochs", c.epochs}, {"batch", c.batch},
               {"replayPerBatch", c.replay_per_batch}, {"holdout", c.holdout}, {"shiftedCopies", c.shifted_copies},
               {"seed", c.seed},
               {"optimizer", {{"kind", o.kind}, {"lr", o.lr}, {"momentum", o.momentum}, {"beta1", o.beta1},
@@ -118,7 +118,9 @@ FineTuneConfig fine_tune_config_from_json(const std::string& text) {
   const char* what = "fine-tuning settings";
   const json j = parse_object(text, what);
   FineTuneConfig c;
-  read(j, "trainable", c.trainable, what);
+  std::string trainable = trainable_layers_name(c.trainable);
+  read(j, "trainable", trainable, what);
+  c.trainable = parse_trainable_layers(trainable);
   read(j, "epochs", c.epochs, what);
   read(j, "batch", c.batch, what);
   read(j, "replayPerBatch", c.replay_per_batch, what);

@@ -1,4 +1,4 @@
-#include "fine_tune_worker.h"
+#include "fine_tune/worker.h"
 
 #include "digitlab/error.h"
 #include "digitlab/safetensors.h"

@@ -7,11 +7,17 @@
 //
 // Two drivers share this interface: SlicedFineTuneDriver runs the session on the calling thread, a
 // time budget per frame (tests, and the page when no worker can run); WorkerFineTuneDriver
-// (worker_fine_tune_driver.h) runs it in a Web Worker, so the page's frames only draw.
+// (worker_driver.h) runs it in a Web Worker, so the page's frames only draw. A session crosses:
+//   driver.h         this interface and the page-thread driver
+//   worker_driver.h  the page's end of a worker session, and the link it sends through
+//   messages.h       what crosses: the request in file formats, the status as JSON
+//   worker.h         the worker's end (a SlicedFineTuneDriver between messages)
+//   worker_link_web.cpp, worker_main_web.cpp, web/static/fine_tune_worker.js: the browser's postMessage
 #pragma once
 #include <memory>
 #include <string>
 
+#include "digitlab/idx.h"
 #include "fine_tuner.h"
 
 namespace digitlab {
@@ -29,6 +35,11 @@ class FineTuneDriver {
   // or failed once with status().message.
   virtual Event tick(double budget_ms) = 0;
   virtual void cancel() = 0;  // drops the session; the status shows idle again
+  // Gets the training code compiled and warm for this model before a person's first session, with
+  // nothing to see: browsers compile wasm lazily, a function at its first call, and run it in a
+  // baseline tier until it is hot (the first slice of a whole-network session took 29 ms in
+  // Chromium, 3.5 ms later on). Ignored while a session runs. Called when a model goes into use.
+  virtual void warm_up(const Model& base, const Dataset& replay) = 0;
 
   virtual bool active() const = 0;
   // The live session's status, or the last session's final one (done/failed) until the next start.
@@ -44,6 +55,8 @@ class SlicedFineTuneDriver : public FineTuneDriver {
   // Advances slice by slice while the next slice should fit in budget_ms (at least one slice).
   Event tick(double budget_ms) override;
   void cancel() override;
+  // One whole-network training step on one replay digit, here and now (a few milliseconds).
+  void warm_up(const Model& base, const Dataset& replay) override;
 
   bool active() const override { return tuner_ != nullptr; }
   const FineTuneStatus& status() const override { return status_; }

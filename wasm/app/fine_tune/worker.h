@@ -1,14 +1,14 @@
-// The worker's half of a page fine-tuning session: decodes a request (fine_tune_messages.h) and runs
+// The worker's half of a page fine-tuning session: decodes a request (messages.h) and runs
 // it with a SlicedFineTuneDriver in chunks, between which the worker's event loop takes messages (a
-// cancel, a new session). The Web Worker wraps it in C functions (tuner_worker_web.cpp); tests
+// cancel, a new session). The Web Worker wraps it in C functions (worker_main_web.cpp); tests
 // drive it directly as the worker would.
 #pragma once
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "fine_tune_driver.h"
-#include "fine_tune_messages.h"
+#include "fine_tune/driver.h"
+#include "fine_tune/messages.h"
 
 namespace digitlab {
 

@@ -1,9 +1,10 @@
-#include "fine_tune_driver.h"
+#include "fine_tune/driver.h"
 
 #include <algorithm>
 #include <chrono>
 
 #include "digitlab/error.h"
+#include "tail_trainer.h"
 
 namespace digitlab {
 
@@ -45,6 +46,19 @@ void SlicedFineTuneDriver::cancel() {
   tuner_.reset();
   result_.reset();
   status_ = FineTuneStatus{};
+}
+
+void SlicedFineTuneDriver::warm_up(const Model& base, const Dataset& replay) {
+  if (active() || replay.size() == 0 || replay.image_size() != size_t(base.arch.input.size())) return;
+  try {
+    const Model folded = fold_batch_norm(base);
+    TailTrainer trainer(folded, 0, OptimizerOptions{}, 1);
+    std::vector<float> x = dataset_pixels(replay, 0, 1);
+    for (float& v : x) v = (v - folded.norm.mean) / folded.norm.std;  // normalised, as a session's input
+    trainer.train_step(x.data(), replay.labels.data(), 1);
+  } catch (const Error&) {
+    // a model the trainer cannot train: a session will say so when it starts
+  }
 }
 
 Model SlicedFineTuneDriver::result() const {

@@ -9,16 +9,18 @@
 #include <memory>
 #include <string>
 
-#include "fine_tune_driver.h"
-#include "fine_tune_messages.h"
+#include "fine_tune/driver.h"
+#include "fine_tune/messages.h"
 
 namespace digitlab {
 
-// How the page reaches its worker: postMessage in the browser (tuner_link_web.cpp), a loopback in
+// How the page reaches its worker: postMessage in the browser (worker_link_web.cpp), a loopback in
 // tests. Messages back arrive through WorkerFineTuneDriver's on_* functions.
 class FineTuneWorkerLink {
  public:
   virtual ~FineTuneWorkerLink() = default;
+  // A worker exists or is loading: false where the browser has no Worker, or it failed to load.
+  virtual bool available() const = 0;
   virtual bool ready() const = 0;  // a worker is loaded and takes sessions
   virtual void start(int session, const FineTuneRequest& request) = 0;
   virtual void cancel(int session) = 0;
@@ -32,13 +34,13 @@ class WorkerFineTuneDriver : public FineTuneDriver {
   // the worker, or runs it here without one. A model the trainer cannot take fails a message later.
   void start(const Model& base, const Dataset& replay, const Dataset& samples, const FineTuneConfig& config) override;
   Event tick(double budget_ms) override;  // takes what the worker sent since the last tick
-  // A tiny whole-network session the worker runs and nobody sees, once it has loaded: browsers
-  // compile wasm lazily and optimise it later, on background threads, so a person's first session
-  // would otherwise share the two cores of a small machine with that compile and stutter the page.
-  // Ignored while a session runs or without a worker.
-  void warm_up(const Model& base, const Dataset& replay);
-  static constexpr int kWarmUpSession = -1;
   void cancel() override;
+  // Where sessions will run: in the worker, a tiny whole-network session it runs and nobody sees, as
+  // soon as it is ready (browsers also optimise wasm later, on background threads, so a person's
+  // first session would otherwise share a small machine's cores with that compile and stutter the
+  // page); without a worker, the page-thread driver's warm-up.
+  void warm_up(const Model& base, const Dataset& replay) override;
+  static constexpr int kWarmUpSession = -1;
 
   bool active() const override { return local_ ? local_driver_.active() : remote_active_; }
   const FineTuneStatus& status() const override { return local_ ? local_driver_.status() : status_; }
@@ -49,12 +51,14 @@ class WorkerFineTuneDriver : public FineTuneDriver {
   // From the worker. Messages of a session that is no longer current (cancelled, replaced) are ignored.
   void on_status(int session, const std::string& status_json);
   void on_finished(int session, const std::string& status_json, const uint8_t* model, size_t size);
+  void on_worker_ready();                       // the worker has loaded: a pending warm-up goes to it
   void on_worker_lost(const std::string& why);  // the worker died: its session fails with why
 
   int session() const { return session_; }
 
  private:
   void fail(const std::string& why);
+  void send_warm_up();
 
   std::unique_ptr<FineTuneWorkerLink> link_;
   SlicedFineTuneDriver local_driver_;
@@ -65,6 +69,8 @@ class WorkerFineTuneDriver : public FineTuneDriver {
   double longest_slice_ms_ = 0;
   std::unique_ptr<Model> result_;
   Event pending_ = Event::none;  // what the next tick() reports
+  std::unique_ptr<Model> warm_up_model_;  // the model to warm up on once the worker is ready
+  Dataset warm_up_replay_;               // 8 replay digits for it
 };
 
 }  // namespace digitlab

@@ -1,6 +1,7 @@
-#include "worker_fine_tune_driver.h"
+#include "fine_tune/worker_driver.h"
 
 #include "digitlab/error.h"
+#include "digitlab/fine_tuning.h"
 #include "digitlab/safetensors.h"
 
 namespace digitlab {
@@ -17,7 +18,7 @@ void WorkerFineTuneDriver::start(const Model& base, const Dataset& replay, const
   // FineTuner here to check the rest (the model) would cost the page 20-40 ms; a model the trainer
   // cannot take is refused by the worker a message later, as a failed session with the reason.
   FineTuner::check_config(config);
-  FineTuner::check_samples(base.arch, samples);
+  check_fine_tune_samples(base.arch, samples);
   FineTuneRequest request = make_fine_tune_request(base, replay, samples, config);
   cancel();
   local_ = false;
@@ -32,24 +33,32 @@ void WorkerFineTuneDriver::start(const Model& base, const Dataset& replay, const
 }
 
 void WorkerFineTuneDriver::warm_up(const Model& base, const Dataset& replay) {
-  if (!link_ || !link_->ready() || active() || replay.size() < 8) return;
-  // Every phase once: trunk features, evaluation, steps of every layer on 2 samples + 2 replay digits.
-  Dataset few;
-  few.rows = replay.rows;
-  few.cols = replay.cols;
-  few.images.assign(replay.image(0), replay.image(8));
-  few.labels.assign(replay.labels.begin(), replay.labels.begin() + 8);
-  Dataset samples = few;
-  samples.images.resize(2 * size_t(replay.rows) * size_t(replay.cols));
-  samples.labels.resize(2);
+  if (!link_ || !link_->available()) {
+    local_driver_.warm_up(base, replay);
+    return;
+  }
+  if (replay.size() < 8) return;
+  warm_up_model_ = std::make_unique<Model>(base);
+  warm_up_replay_ = replay.slice(0, 8);
+  if (link_->ready()) send_warm_up();
+}
+
+void WorkerFineTuneDriver::on_worker_ready() {
+  if (warm_up_model_) send_warm_up();
+}
+
+// Every phase once: trunk features, evaluation, steps of every layer on 2 samples + 2 replay digits.
+void WorkerFineTuneDriver::send_warm_up() {
+  const std::unique_ptr<Model> base = std::move(warm_up_model_);
+  if (active()) return;  // a person's session warms it up anyway
   FineTuneConfig config;
-  config.trainable = "all";
+  config.trainable = TrainableLayers::all;
   config.epochs = 1;
   config.batch = 4;
   config.replay_per_batch = 2;
   config.holdout = 0.f;
   try {
-    link_->start(kWarmUpSession, make_fine_tune_request(base, few, samples, config));
+    link_->start(kWarmUpSession, make_fine_tune_request(*base, warm_up_replay_, warm_up_replay_.slice(0, 2), config));
   } catch (const Error&) {  // a model that cannot be sent cannot be tuned either: nothing to warm
   }
 }
@@ -115,6 +124,10 @@ void WorkerFineTuneDriver::on_finished(int session, const std::string& status_js
 }
 
 void WorkerFineTuneDriver::on_worker_lost(const std::string& why) {
+  if (warm_up_model_) {  // sessions run here from now on: warm this thread instead
+    const std::unique_ptr<Model> base = std::move(warm_up_model_);
+    local_driver_.warm_up(*base, warm_up_replay_);
+  }
   if (local_ || !remote_active_) return;
   fail(why);
 }

@@ -4,36 +4,12 @@
 
 #include "augment.h"
 #include "digitlab/error.h"
+#include "digitlab/fine_tuning.h"
 #include "digitlab/safetensors.h"
 #include "torch_common.h"
 
 namespace digitlab {
 namespace {
-
-// Index of the first layer that trains, from the --freeze choice.
-size_t first_trainable_layer(const Architecture& arch, const std::string& freeze) {
-  const auto& L = arch.layers;
-  if (freeze == "none") return 0;
-  if (freeze == "convs") {
-    size_t first = 0;
-    for (size_t i = 0; i < L.size(); ++i) {
-      if (L[i].kind == LayerKind::conv2d || L[i].kind == LayerKind::batch_norm2d) first = i + 1;
-    }
-    return first;
-  }
-  if (freeze == "all-but-last") {
-    for (size_t i = L.size(); i-- > 0;) {
-      if (L[i].kind == LayerKind::linear) return i;
-    }
-  }
-  std::string names;
-  for (size_t i = 0; i < L.size(); ++i) {
-    if (L[i].name.empty()) continue;
-    if (L[i].name == freeze) return i + 1;
-    names += (names.empty() ? "" : ", ") + L[i].name;
-  }
-  throw Error("--freeze: '" + freeze + "' is not convs, none, all-but-last or a layer of " + arch.name + " (" + names + ")");
-}
 
 double accuracy_of(TorchNet& net, const torch::Tensor& x, const torch::Tensor& y) {
   if (!x.defined() || x.size(0) == 0) return NAN;
@@ -49,29 +25,29 @@ std::string percent(double v) {
 
 }  // namespace
 
-FinetuneReport run_finetune(const FinetuneOptions& o) {
+FineTuneReport run_fine_tune(const FineTuneOptions& o) {
   const Model base = load_model_file(o.model);
   const Dataset samples = load_dataset(o.samples_images, o.samples_labels);
-  if (samples.size() == 0) throw Error("the sample set " + o.samples_images + " is empty: label some digits first");
-  if (samples.rows != base.arch.input.h || samples.cols != base.arch.input.w) {
-    throw Error("samples are " + std::to_string(samples.rows) + "x" + std::to_string(samples.cols) + " images; " +
-                base.arch.name + " takes " + std::to_string(base.arch.input.h) + "x" + std::to_string(base.arch.input.w));
-  }
+  check_fine_tune_samples(base.arch, samples, o.samples_images);
   const AugmentOptions augment = parse_augment_options(o.augment);
-  const size_t first_trainable = first_trainable_layer(base.arch, o.freeze);
+  const size_t first_trainable = first_trainable_layer_after_freeze(base.arch, o.freeze);
   const torch::Device device = setup_runtime(o.common);
 
-  // Hold out a share of the samples (shuffled with the seed) to measure what fine-tuning did.
-  const int64_t n = int64_t(samples.size());
-  int64_t n_hold = int64_t(std::floor(double(n) * o.holdout));
-  if (o.holdout > 0 && n >= 5 && n_hold == 0) n_hold = 1;
-  if (n - n_hold < 1) throw Error("no samples left to train on after holding out " + std::to_string(n_hold));
+  // Hold out a share of the samples (shuffled with the seed) to measure what fine-tuning did: the
+  // same split the page makes.
+  uint64_t split_rng = o.common.seed;
+  const SampleSplit split = split_samples(samples.size(), o.holdout, split_rng);
+  const auto take = [&](const std::vector<uint32_t>& which, torch::Tensor& x, torch::Tensor& y) {
+    std::vector<int64_t> idx(which.begin(), which.end());
+    const torch::Tensor order = torch::tensor(idx, torch::kInt64);
+    x = dataset_images(samples, torch::kCPU).index_select(0, order).to(device);
+    y = dataset_labels(samples, torch::kCPU).index_select(0, order).to(device);
+  };
+  torch::Tensor train_x, train_y, hold_x, hold_y;
+  take(split.train, train_x, train_y);
+  take(split.heldout, hold_x, hold_y);
+  const int64_t n = int64_t(samples.size()), n_hold = int64_t(split.heldout.size());
   torch::manual_seed(o.common.seed);
-  const torch::Tensor order = torch::randperm(n, torch::kInt64);
-  const torch::Tensor sx = dataset_images(samples, torch::kCPU).index_select(0, order).to(device);
-  const torch::Tensor sy = dataset_labels(samples, torch::kCPU).index_select(0, order).to(device);
-  const torch::Tensor train_x = rows(sx, 0, n - n_hold), train_y = rows(sy, 0, n - n_hold);
-  const torch::Tensor hold_x = rows(sx, n - n_hold, n), hold_y = rows(sy, n - n_hold, n);
 
   const Dataset mnist_train = load_mnist(o.data_dir, MnistSplit::train);
   const Dataset mnist_test = load_mnist(o.data_dir, MnistSplit::test);
@@ -140,7 +116,7 @@ FinetuneReport run_finetune(const FinetuneOptions& o) {
   tuned.provenance["test_accuracy"] = std::to_string(after_test);
   save_model_file(tuned, o.out);
   std::printf("wrote %s\n", o.out.c_str());
-  return FinetuneReport{before_hold, after_hold, before_train, after_train, before_test, after_test};
+  return FineTuneReport{before_hold, after_hold, before_train, after_train, before_test, after_test};
 }
 
 }  // namespace digitlab

@@ -1,4 +1,4 @@
-// The page's fine-tuning worker: runs sessions in tuner.wasm (wasm/app/tuner_worker_web.cpp) off the
+// The page's fine-tuning worker: runs sessions in fine_tune.wasm (wasm/app/fine_tune/worker_main_web.cpp) off the
 // page's thread, so drawing stays smooth however long a training step takes. Protocol (shell.js is
 // the other end):
 //   page -> worker: {type: 'start', session, parts: [model, replay images, replay labels, sample
@@ -16,9 +16,9 @@ self.Module = {
   onRuntimeInitialized() { postMessage({ type: 'ready' }); },
   onAbort(what) { session = null; postMessage({ type: 'lost', message: 'the fine-tuning worker stopped: ' + what }); },
 };
-importScripts('tuner.js');
+importScripts('fine_tune.js');
 
-const status = () => Module.UTF8ToString(Module._tuner_status());
+const status = () => Module.UTF8ToString(Module._fine_tune_status());
 
 // A zero-delay yield to the event loop (setTimeout is clamped to 4 ms when nested).
 const next = new MessageChannel();
@@ -26,9 +26,9 @@ next.port1.onmessage = work;
 
 function work() {
   if (session === null) return;
-  const result = Module._tuner_advance(CHUNK_MS);
+  const result = Module._fine_tune_advance(CHUNK_MS);
   if (result === 1) {
-    const p = Module._tuner_result_data(), model = Module.HEAPU8.slice(p, p + Module._tuner_result_size());
+    const p = Module._fine_tune_result_data(), model = Module.HEAPU8.slice(p, p + Module._fine_tune_result_size());
     postMessage({ type: 'finished', session, status: status(), model }, [model.buffer]);
     session = null;
     return;
@@ -41,15 +41,15 @@ function work() {
 self.onmessage = (e) => {
   const m = e.data;
   if (m.type === 'cancel') {
-    if (m.session === session) { Module._tuner_cancel(); session = null; }
+    if (m.session === session) { Module._fine_tune_cancel(); session = null; }
   } else if (m.type === 'start') {
     m.parts.forEach((bytes, i) => {
-      const p = Module._tuner_part(i, bytes.length);  // may grow the heap: read HEAPU8 after
+      const p = Module._fine_tune_part(i, bytes.length);  // may grow the heap: read HEAPU8 after
       Module.HEAPU8.set(bytes, p);
     });
     const wasIdle = session === null;
     session = m.session;
-    if (Module.ccall('tuner_start', 'number', ['string'], [m.config]) !== 1) {
+    if (Module.ccall('fine_tune_start', 'number', ['string'], [m.config]) !== 1) {
       postMessage({ type: 'status', session, status: status() });  // state failed, with the reason
       session = null;
     } else if (wasIdle) {

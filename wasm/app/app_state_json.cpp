@@ -1,0 +1,72 @@
+// window.app.state(): what the page shows, as one JSON object (every field is documented in
+// web/README.md). Built here, beside the state it reads, so tests/app_test.cpp checks the page's
+// contract natively.
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "app.h"
+#include "fine_tune/messages.h"
+
+namespace digitlab {
+namespace {
+
+using nlohmann::json;
+
+// Accuracies that had nothing to measure (NaN) appear as -1 (documented in web/README.md).
+double finite_or_minus_one(double v) { return std::isfinite(v) ? v : -1; }
+
+json models_json(const AppState& a) {
+  json models = json::array();
+  for (size_t i = 0; i < a.models.entries().size(); ++i) {
+    const ModelEntry& e = a.models.entries()[i];
+    models.push_back({{"id", e.id}, {"label", e.label}, {"parameters", e.parameters}, {"macs", e.macs},
+                      {"testAccuracy", e.test_accuracy >= 0 ? json(e.test_accuracy) : json(nullptr)},
+                      {"loaded", e.loaded}, {"selected", int(i) == a.selected}});
+  }
+  return models;
+}
+
+json fine_tune_json(const AppState& a) {
+  const FineTuneStatus& t = a.tuning->status();
+  return {{"state", fine_tune_state_name(t.state)}, {"progress", t.progress()}, {"step", t.step},
+          {"totalSteps", t.total_steps}, {"epoch", t.epoch}, {"loss", t.loss_history},
+          {"accuracy", t.accuracy_history}, {"heldoutSamples", t.heldout_samples},
+          {"heldoutBefore", finite_or_minus_one(t.heldout_before)}, {"heldoutAfter", finite_or_minus_one(t.heldout_after)},
+          {"replayBefore", finite_or_minus_one(t.replay_before)}, {"replayAfter", finite_or_minus_one(t.replay_after)},
+          {"message", t.message}, {"longestSliceMs", a.tuning->longest_slice_ms()}, {"runsIn", a.tuning->runs_in()}};
+}
+
+json perf_json(const AppState& a) {
+  const Predictor::Timings& t = a.predictor.timings();
+  return {{"inferenceMs", a.perf.inference_ms}, {"frameMs", a.perf.frame_ms},
+          {"maxFrameMsWhileTuning", a.perf.max_frame_ms_tuning}, {"fineTuneStartMs", a.perf.fine_tune_start_ms},
+          {"fineTuneFinishMs", a.perf.fine_tune_finish_ms}, {"engine", inference_path_name(a.predictor.path())},
+          {"f32Us", t.f32_us}, {"winogradUs", t.winograd_us}, {"int8Us", t.int8_us}};
+}
+
+}  // namespace
+
+std::string app_state_json(const AppState& a) {
+  json s;
+  s["strokes"] = a.canvas.strokes().size();
+  s["hasInk"] = a.has_ink;
+  s["top"] = a.prediction.valid ? json(a.prediction.label) : json(nullptr);
+  s["probabilities"] = a.prediction.valid ? json(a.prediction.probabilities) : json(nullptr);
+  s["model"] = a.predictor.loaded() ? json(a.model_name) : json(nullptr);
+  s["modelError"] = a.model_error.empty() ? json(nullptr) : json(a.model_error);
+  s["modelParameters"] = a.model_parameters;
+  s["models"] = models_json(a);
+  const auto counts = a.samples.counts();
+  s["samples"] = std::vector<int>(counts.begin(), counts.end());
+  s["sampleTotal"] = a.samples.size();
+  s["sampleLabels"] = a.samples.data().labels;
+  s["selectedSample"] = a.selected_sample >= 0 ? json(a.selected_sample) : json(nullptr);
+  s["tuned"] = a.tuned;
+  s["trainable"] = trainable_layers_name(a.trainable);
+  s["fineTune"] = fine_tune_json(a);
+  s["notice"] = a.notice.empty() ? json(nullptr) : json(a.notice);
+  s["perf"] = perf_json(a);
+  return s.dump();
+}
+
+}  // namespace digitlab

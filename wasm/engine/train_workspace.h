@@ -1,0 +1,27 @@
+// Scratch memory for the training layers and their matrix products, owned by whoever trains (one per
+// TailTrainer) and passed to every call, as ggml passes its work buffer: steady-state training
+// allocates nothing, and no state hides in thread_local buffers.
+#pragma once
+#include <cstddef>
+#include <vector>
+
+namespace digitlab {
+
+class TrainWorkspace {
+ public:
+  // Who uses which slot: a layer's forward or backward uses slots 0-3 for as long as it runs, and
+  // matmul() (which those calls make) uses slot 4.
+  static constexpr int kSlots = 5, kMatMulSlot = 4;
+
+  // Slot `slot` as room for at least n floats (it grows, never shrinks; contents are not kept).
+  float* floats(int slot, size_t n) {
+    std::vector<float>& v = slots_[slot];
+    if (v.size() < n) v.resize(n);
+    return v.data();
+  }
+
+ private:
+  std::vector<float> slots_[kSlots];
+};
+
+}  // namespace digitlab
