@@ -6,11 +6,13 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "digitlab/error.h"
 #include "model_commands.h"
 #ifdef DIGITLAB_HAVE_TRAINER
+#include "launch.h"
 #include "mnist_location.h"
 #include "trainer.h"
 #endif
@@ -18,6 +20,12 @@
 namespace {
 
 using namespace digitlab;
+
+// "" or " [rank 3]": in a data-parallel job every rank may report an error; this says whose it is.
+std::string rank_tag() {
+  const char* rank = std::getenv("RANK");
+  return rank && *rank ? std::string(" [rank ") + rank + "]" : std::string();
+}
 
 std::string join_command_line(int argc, char** argv) {
   std::string s = "digitlab";
@@ -27,6 +35,20 @@ std::string join_command_line(int argc, char** argv) {
 
 #ifdef DIGITLAB_HAVE_TRAINER
 
+// How the ranks of a data-parallel run talk (docs/distributed.md). Where they are comes from the
+// environment (torchrun, or RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT) or --nproc-per-node.
+void add_distributed_options(CLI::App& c, DistributedOptions& o, int& nproc_per_node) {
+  c.add_option("--nproc-per-node", nproc_per_node,
+               "start N data-parallel ranks on this host (as torchrun --nproc_per_node N); 1: this process only")
+      ->check(CLI::Range(1, 256));
+  c.add_option("--backend", o.backend, "c10d backend between ranks (auto: nccl on CUDA when built with it, else gloo)")
+      ->check(CLI::IsMember({"auto", "gloo", "nccl"}));
+  c.add_option("--timeout", o.timeout_s, "seconds a rank waits for a missing or silent peer before it stops")
+      ->check(CLI::Range(1, 3600));
+  c.add_option("--bucket-kb", o.bucket_kb, "gradients all-reduced together, KiB (DDP's bucket_cap_mb)")
+      ->check(CLI::Range(1, 1 << 20));
+}
+
 void add_common_options(CLI::App& c, CommonOptions& o) {
   c.add_option("--device", o.device, "where to run (auto: the GPU when this LibTorch has one)")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
@@ -34,7 +56,21 @@ void add_common_options(CLI::App& c, CommonOptions& o) {
   c.add_option("--seed", o.seed, "random seed")->check(CLI::Range(uint64_t(0), uint64_t(2147483647)));
 }
 
-void add_train(CLI::App& app, TrainOptions& o, const std::string& command_line) {
+// A data-parallel run on this host: this process starts the ranks and waits (see launch.h).
+struct Launch {
+  int argc;
+  char** argv;
+  int nproc = 1;
+  int exit_code = -1;  // set once the ranks ran
+  bool requested() const { return nproc > 1; }
+  void run(int timeout_s) {
+    if (std::getenv("RANK"))
+      throw Error("--nproc-per-node starts the ranks itself: leave it out under torchrun or with RANK set");
+    exit_code = launch_local_ranks(nproc, argc, argv, timeout_s);
+  }
+};
+
+void add_train(CLI::App& app, TrainOptions& o, Launch& launch, const std::string& command_line) {
   CLI::App* c = app.add_subcommand("train", "train on MNIST (or any IDX dataset) and write a .safetensors model");
   c->add_option("--arch", o.arch, "one of `digitlab presets`");
   c->add_option("--data", o.data_dir, "MNIST-format IDX files [../shared/data/mnist, else data/mnist, else download]");
@@ -62,7 +98,9 @@ void add_train(CLI::App& app, TrainOptions& o, const std::string& command_line) 
       ->check(CLI::Range(0.0, 1.0));
   c->add_option("--eval-every", o.eval_every)->check(CLI::Range(1, 1000000));
   add_common_options(*c, o.common);
-  c->callback([&o, command_line] {
+  add_distributed_options(*c, o.distributed, launch.nproc);
+  c->callback([&o, &launch, command_line] {
+    if (launch.requested()) return launch.run(o.distributed.timeout_s);
     o.data_dir = resolve_mnist_dir(o.data_dir);
     o.command_line = command_line;
     run_train(o);
@@ -82,7 +120,8 @@ void add_eval(CLI::App& app, EvalOptions& o) {
   });
 }
 
-void add_fine_tune(CLI::App& app, FineTuneOptions& o, std::vector<std::string>& samples, const std::string& command_line) {
+void add_fine_tune(CLI::App& app, FineTuneOptions& o, std::vector<std::string>& samples, Launch& launch,
+                   const std::string& command_line) {
   CLI::App* c = app.add_subcommand("finetune", "personalise a model on your own samples with MNIST replay");
   c->footer("Trains on your samples (an IDX pair, e.g. exported by the web page) mixed with MNIST replay digits,\n"
             "and reports accuracy on held-out samples and on the MNIST test set before and after.");
@@ -101,7 +140,9 @@ void add_fine_tune(CLI::App& app, FineTuneOptions& o, std::vector<std::string>& 
   c->add_option("--augment", o.augment, "as for train");
   c->add_option("--data", o.data_dir, "MNIST, for replay and the test set");
   add_common_options(*c, o.common);
-  c->callback([&o, &samples, command_line] {
+  add_distributed_options(*c, o.distributed, launch.nproc);
+  c->callback([&o, &samples, &launch, command_line] {
+    if (launch.requested()) return launch.run(o.distributed.timeout_s);
     o.samples_images = samples[0];
     o.samples_labels = samples[1];
     o.data_dir = resolve_mnist_dir(o.data_dir);
@@ -167,9 +208,10 @@ int main(int argc, char** argv) {
   FineTuneOptions fine_tune;
   std::vector<std::string> sample_files;
   PredictOptions predict;
-  add_train(app, train, command_line);
+  Launch launch{argc, argv};
+  add_train(app, train, launch, command_line);
   add_eval(app, eval);
-  add_fine_tune(app, fine_tune, sample_files, command_line);
+  add_fine_tune(app, fine_tune, sample_files, launch, command_line);
   add_predict(app, predict);
 #else
   app.footer("train, eval, finetune, predict: this build has no LibTorch (install libtorch-dev)");
@@ -188,6 +230,9 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);  // runs the chosen command's callback
+#ifdef DIGITLAB_HAVE_TRAINER
+    if (launch.exit_code >= 0) return launch.exit_code;
+#endif
     return 0;
   } catch (const CLI::CallForHelp&) {
     std::printf("%s", (app.get_subcommands().empty() ? app.help() : app.get_subcommands()[0]->help()).c_str());
@@ -202,11 +247,14 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr, "(`digitlab %s --help` lists its options)\n", app.get_subcommands()[0]->get_name().c_str());
     return 1;
-  } catch (const Error& e) {
-    std::fprintf(stderr, "digitlab: error: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {  // LibTorch's c10::Error and friends: still a message, not an abort
-    std::fprintf(stderr, "digitlab: error: %s\n", e.what());
+  } catch (const std::exception& e) {  // Error, and LibTorch's c10::Error and friends: a message, not an abort
+    std::fprintf(stderr, "digitlab%s: error: %s\n", rank_tag().c_str(), e.what());
+    // A rank that lost its peers must not wait in c10d's destructors for collectives that will never
+    // finish: the message is out, so leave now.
+    if (std::getenv("RANK")) {
+      std::fflush(nullptr);
+      std::_Exit(1);
+    }
     return 1;
   }
 }

@@ -3,17 +3,47 @@
 #include <cstdio>
 
 #include "augment.h"
+#include "data_parallel.h"
 #include "digitlab/error.h"
 #include "digitlab/fine_tuning.h"
+#include "digitlab/idx.h"
 #include "digitlab/safetensors.h"
 #include "torch_common.h"
 
 namespace digitlab {
 namespace {
 
-double accuracy_of(TorchNet& net, const torch::Tensor& x, const torch::Tensor& y) {
+double accuracy_of(TorchNet& net, const torch::Tensor& x, const torch::Tensor& y, Distributed& dist) {
   if (!x.defined() || x.size(0) == 0) return NAN;
-  return evaluate(net, x, y, 500).confusion.accuracy();
+  return evaluate(net, x, y, 500, "", &dist).confusion.accuracy();
+}
+
+// The base model and the samples are rank 0's files: it reads and checks them, every rank gets the
+// same bytes (or rank 0's error).
+struct Inputs {
+  Model base;
+  Dataset samples;
+};
+Inputs read_inputs(const FineTuneOptions& o, Distributed& dist) {
+  Inputs in;
+  const std::vector<uint8_t> model = dist.share_what_main_reads("finetune/model", [&] {
+    in.base = load_model_file(o.model);
+    in.samples = load_dataset(o.samples_images, o.samples_labels);
+    check_fine_tune_samples(in.base.arch, in.samples, o.samples_images);
+    return encode_model(in.base);
+  });
+  if (dist.world_size() <= 1) return in;
+  const Dataset& d = in.samples;
+  const std::vector<uint8_t> images = dist.share_from_main(
+      "finetune/images", dist.is_main() ? encode_idx(IdxArray{{uint32_t(d.size()), uint32_t(d.rows), uint32_t(d.cols)}, d.images}, false)
+                                        : std::vector<uint8_t>{});
+  const std::vector<uint8_t> labels =
+      dist.share_from_main("finetune/labels", dist.is_main() ? encode_idx(IdxArray{{uint32_t(d.size())}, d.labels}, false) : std::vector<uint8_t>{});
+  if (!dist.is_main()) {
+    in.base = decode_model(model.data(), model.size());
+    in.samples = dataset_from_idx(decode_idx(images.data(), images.size()), decode_idx(labels.data(), labels.size()));
+  }
+  return in;
 }
 
 std::string percent(double v) {
@@ -26,12 +56,16 @@ std::string percent(double v) {
 }  // namespace
 
 FineTuneReport run_fine_tune(const FineTuneOptions& o) {
-  const Model base = load_model_file(o.model);
-  const Dataset samples = load_dataset(o.samples_images, o.samples_labels);
-  check_fine_tune_samples(base.arch, samples, o.samples_images);
+  const DistributedEnv env = read_distributed_env();
   const AugmentOptions augment = parse_augment_options(o.augment);
+  const torch::Device device = setup_runtime(o.common, env);
+  const std::unique_ptr<Distributed> job = join_job(env, o.distributed, device);
+  Distributed& dist = *job;
+  const bool main = dist.is_main();
+  const Inputs in = read_inputs(o, dist);
+  const Model& base = in.base;
+  const Dataset& samples = in.samples;
   const size_t first_trainable = first_trainable_layer_after_freeze(base.arch, o.freeze);
-  const torch::Device device = setup_runtime(o.common);
 
   // Hold out a share of the samples (shuffled with the seed) to measure what fine-tuning did: the
   // same split the page makes.
@@ -71,37 +105,41 @@ FineTuneReport run_fine_tune(const FineTuneOptions& o) {
       }
     }
   }
-  const double before_hold = accuracy_of(net, hold_x, hold_y), before_train = accuracy_of(net, train_x, train_y);
-  const double before_test = accuracy_of(net, test_x, test_y);
-  std::fprintf(stderr, "finetune %s: %lld samples (%lld train, %lld held out) + %d MNIST replay digits, layers %zu.. of %zu train\n",
-               base.arch.name.c_str(), (long long)n, (long long)(n - n_hold), (long long)n_hold, o.replay,
-               first_trainable, base.arch.layers.size());
+  broadcast_network(dist, net);
+  const double before_hold = accuracy_of(net, hold_x, hold_y, dist), before_train = accuracy_of(net, train_x, train_y, dist);
+  const double before_test = accuracy_of(net, test_x, test_y, dist);
+  if (main)
+    std::fprintf(stderr, "finetune %s: %lld samples (%lld train, %lld held out) + %d MNIST replay digits, layers %zu.. of %zu train%s\n",
+                 base.arch.name.c_str(), (long long)n, (long long)(n - n_hold), (long long)n_hold, o.replay, first_trainable,
+                 base.arch.layers.size(),
+                 dist.world_size() > 1 ? (", batch " + std::to_string(o.batch) + " per rank x " + std::to_string(dist.world_size())).c_str() : "");
 
   auto optimizer = make_optimizer("adam", net.trainable_parameters(), o.lr, 0.9, o.weight_decay);
+  DataParallelStep step(dist, net, *optimizer, size_t(o.distributed.bucket_kb) * 1024);
   const int64_t total = all_x.size(0);
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
-    const torch::Tensor perm = torch::randperm(total, torch::TensorOptions().dtype(torch::kInt64).device(device));
-    double loss_sum = 0;
-    for (int64_t b = 0; b < total; b += o.batch) {
-      const torch::Tensor idx = rows(perm, b, std::min<int64_t>(total, b + o.batch));
-      const torch::Tensor x = augment_batch(all_x.index_select(0, idx), augment);
-      const torch::Tensor loss = torch::nn::functional::cross_entropy(net.forward(x, true), all_y.index_select(0, idx));
-      const double v = loss.item<double>();
-      if (!std::isfinite(v)) {
-        throw Error("loss became " + std::to_string(v) + " in epoch " + std::to_string(epoch) +
-                    " (try a lower --lr); " + o.out + " was not written and " + o.model + " is unchanged");
-      }
-      optimizer->zero_grad();
-      loss.backward();
-      optimizer->step();
-      loss_sum += v * double(idx.size(0));
+    const torch::Tensor perm = torch::randperm(total, torch::kInt64);  // on the CPU: the same on every rank
+    const torch::Tensor shard = shard_for_rank(perm, dist.rank(), dist.world_size()).to(device);
+    StepTotals epoch_totals;
+    for (int64_t b = 0; b < shard.size(0); b += o.batch) {
+      const torch::Tensor idx = rows(shard, b, std::min<int64_t>(shard.size(0), b + o.batch));
+      const StepTotals t = step.step(augment_batch(all_x.index_select(0, idx), augment), all_y.index_select(0, idx), 0.0,
+                                     "in epoch " + std::to_string(epoch) + " (try a lower --lr); " + o.out +
+                                         " was not written and " + o.model + " is unchanged");
+      epoch_totals.loss_sum += t.loss_sum;
+      epoch_totals.images += t.images;
     }
-    std::printf("epoch %3d/%d  loss %.4f\n", epoch, o.epochs, loss_sum / double(total));
-    std::fflush(stdout);
+    if (main) {
+      std::printf("epoch %3d/%d  loss %.4f\n", epoch, o.epochs, epoch_totals.mean_loss());
+      std::fflush(stdout);
+    }
   }
 
-  const double after_hold = accuracy_of(net, hold_x, hold_y), after_train = accuracy_of(net, train_x, train_y);
-  const double after_test = accuracy_of(net, test_x, test_y);
+  const double after_hold = accuracy_of(net, hold_x, hold_y, dist), after_train = accuracy_of(net, train_x, train_y, dist);
+  const double after_test = accuracy_of(net, test_x, test_y, dist);
+  const FineTuneReport report{before_hold, after_hold, before_train, after_train, before_test, after_test};
+  if (!main) return report;  // rank 0 reports and writes the model
+  if (dist.world_size() > 1) std::printf("%s\n", step.communication_summary().c_str());
   std::printf("\n%-26s %8s %8s\n", "accuracy", "before", "after");
   std::printf("%-26s %8s %8s\n", "held-out samples", percent(before_hold).c_str(), percent(after_hold).c_str());
   std::printf("%-26s %8s %8s\n", "training samples", percent(before_train).c_str(), percent(after_train).c_str());
@@ -116,7 +154,7 @@ FineTuneReport run_fine_tune(const FineTuneOptions& o) {
   tuned.provenance["test_accuracy"] = std::to_string(after_test);
   save_model_file(tuned, o.out);
   std::printf("wrote %s\n", o.out.c_str());
-  return FineTuneReport{before_hold, after_hold, before_train, after_train, before_test, after_test};
+  return report;
 }
 
 }  // namespace digitlab

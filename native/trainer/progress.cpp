@@ -6,8 +6,8 @@
 
 namespace digitlab {
 
-ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(total), live_(isatty(STDERR_FILENO) != 0),
+ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit, bool visible)
+    : label_(std::move(label)), unit_(std::move(unit)), total_(total), live_(visible && isatty(STDERR_FILENO) != 0),
       start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
 
 double ProgressBar::seconds() const {

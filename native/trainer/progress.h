@@ -9,7 +9,8 @@ namespace digitlab {
 
 class ProgressBar {
  public:
-  ProgressBar(std::string label, int64_t total, std::string unit = "img");
+  // visible: false keeps it silent (every rank of a data-parallel job but rank 0).
+  ProgressBar(std::string label, int64_t total, std::string unit = "img", bool visible = true);
   void update(int64_t done, const std::string& extra = "");  // throttled to ~10 redraws a second
   void finish();                                               // clears the live line
   double seconds() const;

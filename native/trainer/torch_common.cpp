@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <cmath>
 #include <cstdio>
 #include <thread>
 
@@ -19,26 +20,35 @@ void single_threaded_blas() {
   if (auto set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) set(1);
 }
 
-torch::Device setup_runtime(const CommonOptions& options) {
+torch::Device setup_runtime(const CommonOptions& options, const DistributedEnv& env) {
   single_threaded_blas();
   torch::manual_seed(options.seed);
-  const int threads = options.threads > 0 ? options.threads : int(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = options.threads > 0 ? options.threads : std::max(1, cores / std::max(1, env.local_world_size));
   torch::set_num_threads(threads);
-  const torch::Device device = select_device(options.device);
+  torch::Device device = select_device(options.device, env.local_rank);
+  const bool quiet = env.present && env.rank != 0;
+  if (quiet) return device;
   if (device.is_cuda()) {
-    std::fprintf(stderr, "device: cuda:%d (%zu GPU(s) visible)\n", int(device.index()), size_t(torch::cuda::device_count()));
+    std::fprintf(stderr, "device: cuda:%d (%zu GPU(s) visible)%s\n", int(device.index()), size_t(torch::cuda::device_count()),
+                 env.present ? ", each rank on GPU LOCAL_RANK" : "");
   } else {
-    std::fprintf(stderr, "device: cpu, %d thread(s)\n", threads);
+    std::fprintf(stderr, "device: cpu, %d thread(s)%s\n", threads, env.present ? " per rank" : "");
   }
   return device;
 }
 
-Evaluation evaluate(TorchNet& net, const torch::Tensor& images, const torch::Tensor& labels, int batch,
-                    const std::string& progress_label) {
+Evaluation evaluate(TorchNet& net, const torch::Tensor& all_images, const torch::Tensor& all_labels, int batch,
+                    const std::string& progress_label, Distributed* dist) {
   torch::NoGradGuard no_grad;
   Evaluation e;
+  const bool shared = dist && dist->world_size() > 1;
+  if (shared) dist->broadcast_from_main(net.buffers());  // score the model rank 0 saves
+  const int64_t rank = shared ? dist->rank() : 0, world = shared ? dist->world_size() : 1;
+  const torch::Tensor images = all_images.slice(0, rank, all_images.size(0), world);
+  const torch::Tensor labels = all_labels.slice(0, rank, all_labels.size(0), world);
   const int64_t n = images.size(0);
-  ProgressBar bar(progress_label.empty() ? "eval" : progress_label, n);
+  ProgressBar bar(progress_label.empty() ? "eval" : progress_label, n * world, "img", rank == 0);
   double loss_sum = 0;
   for (int64_t b = 0; b < n; b += batch) {
     const int64_t end = std::min<int64_t>(n, b + batch);
@@ -46,15 +56,30 @@ Evaluation evaluate(TorchNet& net, const torch::Tensor& images, const torch::Ten
     const torch::Tensor y = rows(labels, b, end);
     loss_sum += torch::nn::functional::cross_entropy(logits, y, torch::nn::functional::CrossEntropyFuncOptions()
                                                                     .reduction(torch::kSum)).item<double>();
-    const torch::Tensor pred = logits.argmax(1).to(torch::kCPU);
-    const torch::Tensor truth = y.to(torch::kCPU);
+    const torch::Tensor pred = logits.argmax(1).to(torch::kCPU).contiguous();
+    const torch::Tensor truth = y.to(torch::kCPU).contiguous();  // a rank's share is a strided view
     const int64_t* p = pred.data_ptr<int64_t>();
     const int64_t* t = truth.data_ptr<int64_t>();
     for (int64_t i = 0; i < end - b; ++i) e.confusion.add(int(t[i]), int(p[i]));
-    bar.update(end);
+    bar.update(end * world);
   }
   bar.finish();
-  e.loss = n ? loss_sum / double(n) : 0;
+  int64_t total = n;
+  if (shared) {  // the counts and the loss of every rank's share, added up
+    torch::Tensor sums = torch::zeros({102}, torch::kFloat64);
+    auto* s = sums.data_ptr<double>();
+    for (int i = 0; i < 100; ++i) s[i] = double(e.confusion.counts[size_t(i / 10)][size_t(i % 10)]);
+    s[100] = loss_sum;
+    s[101] = double(n);
+    sums = sums.to(net.device());
+    dist->all_reduce_sum(sums);
+    sums = sums.to(torch::kCPU);
+    s = sums.data_ptr<double>();
+    for (int i = 0; i < 100; ++i) e.confusion.counts[size_t(i / 10)][size_t(i % 10)] = int64_t(std::llround(s[i]));
+    loss_sum = s[100];
+    total = int64_t(std::llround(s[101]));
+  }
+  e.loss = total ? loss_sum / double(total) : 0;
   return e;
 }
 

@@ -83,6 +83,21 @@ std::vector<torch::Tensor> TorchNet::trainable_parameters() const {
   return out;
 }
 
+std::vector<torch::Tensor> TorchNet::state_tensors() const {
+  std::vector<torch::Tensor> out;
+  for (const LayerTensors& t : layers_)
+    for (const torch::Tensor* p : {&t.weight, &t.bias, &t.running_mean, &t.running_var})
+      if (p->defined()) out.push_back(*p);
+  return out;
+}
+
+std::vector<torch::Tensor> TorchNet::buffers() const {
+  std::vector<torch::Tensor> out;
+  for (const LayerTensors& t : layers_)
+    if (t.running_mean.defined()) out.insert(out.end(), {t.running_mean, t.running_var});
+  return out;
+}
+
 void TorchNet::reinitialize_layer(const std::string& layer_name, uint64_t seed) {
   const Model fresh = init_model(model_.arch, seed);
   for (size_t i = 0; i < layers_.size(); ++i) {
@@ -115,10 +130,11 @@ Model TorchNet::to_model() const {
   return out;
 }
 
-torch::Device select_device(const std::string& request) {
+torch::Device select_device(const std::string& request, int gpu) {
   if (request == "cpu") return torch::kCPU;
   if (request == "cuda" || request == "auto") {
-    if (torch::cuda::is_available()) return torch::Device(torch::kCUDA, 0);
+    if (torch::cuda::is_available())
+      return torch::Device(torch::kCUDA, torch::DeviceIndex(gpu % std::max<int64_t>(1, int64_t(torch::cuda::device_count()))));
     if (request == "cuda") {
       throw Error("--device cuda: no CUDA device is usable (this LibTorch was built without CUDA or sees no GPU); "
                   "build against a CUDA LibTorch via CMAKE_PREFIX_PATH, or use --device cpu");

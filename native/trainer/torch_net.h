@@ -27,6 +27,9 @@ class TorchNet {
   void set_first_trainable_layer(size_t index);
   size_t first_trainable_layer() const { return first_trainable_; }
   std::vector<torch::Tensor> trainable_parameters() const;
+  // Every weight and batch-norm statistic, trainable or not (what a replica must agree on).
+  std::vector<torch::Tensor> state_tensors() const;
+  std::vector<torch::Tensor> buffers() const;  // batch norm's running statistics
 
   // Fresh initialisation (init_model's) for one layer, e.g. to replace the classifier head.
   void reinitialize_layer(const std::string& layer_name, uint64_t seed);
@@ -47,8 +50,9 @@ class TorchNet {
 };
 
 // Chooses "cuda" when asked for it or for "auto" with a GPU present; "cpu" otherwise. Throws Error
-// for "cuda" without a usable GPU, naming what was found.
-torch::Device select_device(const std::string& request);
+// for "cuda" without a usable GPU, naming what was found. gpu: which GPU (a rank's LOCAL_RANK,
+// modulo the GPUs visible).
+torch::Device select_device(const std::string& request, int gpu = 0);
 
 // (N, 1, rows, cols) float tensor in [0, 1] from the dataset's bytes, on the given device.
 torch::Tensor dataset_images(const Dataset& data, torch::Device device);

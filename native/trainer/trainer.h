@@ -14,12 +14,21 @@ struct CommonOptions {
   uint64_t seed = 1;
 };
 
+// Data-parallel runs (docs/distributed.md). Where the ranks are comes from the environment
+// (torchrun, or RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT by hand); these say how they talk.
+struct DistributedOptions {
+  std::string backend = "auto";  // auto | gloo | nccl (auto: nccl on CUDA when built with it, else gloo)
+  int timeout_s = 30;            // a rank that is missing or stops ends the others within this
+  int bucket_kb = 256;           // gradients all-reduced together (DDP's bucket_cap_mb)
+};
+
 struct TrainOptions {
   CommonOptions common;
+  DistributedOptions distributed;
   std::string arch = "digitlab-cnn";
   std::string data_dir;           // holds the four MNIST-format IDX files
   int epochs = 15;
-  int batch = 128;
+  int batch = 128;                // per rank: a step of a job with N ranks takes N x batch images
   double lr = 0;                  // 0: the optimizer's default (adam/adamw 3e-3, sgd 0.05)
   std::string optimizer = "adam"; // adam | adamw | sgd (momentum)
   double momentum = 0.9;
@@ -32,7 +41,8 @@ struct TrainOptions {
   int patience = 0;               // stop after N epochs without a better validation loss (0: never)
   std::string init;               // start from these weights instead of a fresh initialisation
   bool reset_head = false;        // with init: re-initialise the last linear layer
-  std::string resume;             // a checkpoint written by an earlier run (out + ".ckpt.safetensors")
+  std::string resume;             // a checkpoint written by an earlier run (out + ".ckpt.safetensors");
+                                  // after a torchrun restart, the run's own checkpoint is resumed by itself
   std::string out;                // default: <arch>.safetensors
   std::string metrics_csv;        // default: out + ".metrics.csv"
   double target_test_accuracy = 0;  // > 0: check the test set every eval_every steps, stop when reached
@@ -50,6 +60,7 @@ struct EvalOptions {
 
 struct FineTuneOptions {
   CommonOptions common;
+  DistributedOptions distributed;
   std::string model;
   std::string samples_images, samples_labels;
   std::string data_dir;         // MNIST, for the replay digits and the before/after test accuracy
@@ -57,7 +68,7 @@ struct FineTuneOptions {
   bool reset_head = false;
   int replay = 1000;            // MNIST training digits mixed into every epoch
   int epochs = 20;
-  int batch = 32;
+  int batch = 32;                 // per rank
   double lr = 1e-3;
   double weight_decay = 0;
   double holdout = 0.2;         // fraction of the samples kept out of training to measure the effect
