@@ -196,7 +196,7 @@ void bench_session(const Model& m, const Dataset& samples, const Dataset& replay
   c.trainable = trainable;
   c.holdout = 0.f;
   const auto t0 = Clock::now();
-  FineTuner tuner(m, replay, c);
+  FineTuner tuner(m, replay, Dataset{}, c);
   tuner.start(samples);
   // The page interleaves slices with frames: the longest single slice bounds the frame time.
   double longest_ms = 0, t_prepare = 0;

@@ -24,7 +24,9 @@ const std::string kModels = std::string(DIGITLAB_SOURCE_DIR) + "/models";
 struct Fixture {
   Model base = load_model_file(kModels + "/seed-cnn.safetensors");
   Dataset digits = load_dataset(kModels + "/mnist-replay-1000-images.idx.gz", kModels + "/mnist-replay-1000-labels.idx.gz");
-  Dataset replay = digits.slice(0, 120), samples = digits.slice(900, 30);
+  Dataset replay = digits.slice(0, 120), samples = digits.slice(900, 30), probe = digits.slice(500, 40);
+  FineTuneData data() const { return {base, replay, probe, samples}; }
+  FineTuneData with_samples(const Dataset& s) const { return {base, replay, probe, s}; }
   FineTuneConfig config = [] {
     FineTuneConfig c;
     c.trainable = TrainableLayers::last_block;
@@ -39,7 +41,7 @@ struct Fixture {
 class LoopbackLink : public FineTuneWorkerLink {
  public:
   bool is_available = true, is_ready = true;
-  int starts = 0, cancels = 0;
+  int starts = 0, cancels = 0, stops = 0;
   FineTuneWorker worker;
   int session = 0;
   bool running = false;
@@ -56,6 +58,10 @@ class LoopbackLink : public FineTuneWorkerLink {
   void cancel(int s) override {
     ++cancels;
     if (s == session) worker.cancel(), running = false;
+  }
+  void stop(int s) override {
+    ++stops;
+    if (s == session) worker.stop();
   }
   // Delivers one message to the driver; false when the worker has nothing more to say.
   bool pump(WorkerFineTuneDriver& d, double budget_ms = 5) {
@@ -99,13 +105,13 @@ void expect_same_params(const Model& a, const Model& b) {
 TEST(FineTuneWorker, ASessionInTheWorkerEndsExactlyAsOnThePagesThread) {
   Fixture f;
   SlicedFineTuneDriver here;
-  here.start(f.base, f.replay, f.samples, f.config);
+  here.start(f.data(), f.config);
   while (here.tick(50) == FineTuneDriver::Event::none) {
   }
   ASSERT_EQ(here.status().state, FineTuneStatus::State::done) << here.status().message;
 
   Wired w = wired();
-  w.driver->start(f.base, f.replay, f.samples, f.config);
+  w.driver->start(f.data(), f.config);
   EXPECT_STREQ(w.driver->runs_in(), "worker");
   EXPECT_EQ(w.link->starts, 1);
   EXPECT_TRUE(w.driver->active());
@@ -139,7 +145,11 @@ TEST(FineTuneWorker, ASessionInTheWorkerEndsExactlyAsOnThePagesThread) {
   EXPECT_EQ(s.heldout_samples, here.status().heldout_samples);
   EXPECT_EQ(s.heldout_before, here.status().heldout_before);
   EXPECT_EQ(s.heldout_after, here.status().heldout_after);
-  EXPECT_EQ(s.replay_after, here.status().replay_after);
+  EXPECT_EQ(s.mnist_before, here.status().mnist_before);
+  EXPECT_EQ(s.mnist_after, here.status().mnist_after);
+  EXPECT_EQ(s.heldout_history, here.status().heldout_history);
+  EXPECT_EQ(s.best_step, here.status().best_step);
+  EXPECT_EQ(s.ending, here.status().ending);
   // The page learns how long the worker's longest uninterrupted piece of work was, as the worker
   // measured it: part of its chunks, never more than all of them.
   double reported = -1;
@@ -153,7 +163,7 @@ TEST(FineTuneWorker, ASessionInTheWorkerEndsExactlyAsOnThePagesThread) {
 TEST(FineTuneWorker, CancelIgnoresTheOldSessionsMessagesAndANewSessionRuns) {
   Fixture f;
   Wired w = wired();
-  w.driver->start(f.base, f.replay, f.samples, f.config);
+  w.driver->start(f.data(), f.config);
   const int first_session = w.driver->session();
   w.link->pump(*w.driver);
   const std::string in_flight = w.link->worker.status_json();  // posted before the cancel arrived
@@ -166,7 +176,7 @@ TEST(FineTuneWorker, CancelIgnoresTheOldSessionsMessagesAndANewSessionRuns) {
   EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::none);
   EXPECT_THROW(w.driver->result(), Error);
 
-  w.driver->start(f.base, f.replay, f.samples, f.config);
+  w.driver->start(f.data(), f.config);
   EXPECT_GT(w.driver->session(), first_session);
   w.driver->on_status(first_session, in_flight);  // late, from the old session: ignored
   EXPECT_EQ(w.driver->status().work_done, 0);
@@ -192,7 +202,7 @@ TEST(FineTuneWorker, TheWarmUpSessionRunsInTheWorkerAndNobodySeesIt) {
   // A session started during the warm-up replaces it.
   w.driver->warm_up(f.base, f.replay);
   w.link->pump(*w.driver);
-  w.driver->start(f.base, f.replay, f.samples, f.config);
+  w.driver->start(f.data(), f.config);
   while (w.link->pump(*w.driver)) {
   }
   EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::finished);
@@ -222,7 +232,7 @@ TEST(FineTuneWorker, AWarmUpWaitsForTheWorkerOrRunsHereWhenThereIsNone) {
   lost.driver->on_worker_ready();
   EXPECT_EQ(lost.link->starts, 0);
   EXPECT_EQ(lost.driver->status().state, FineTuneStatus::State::idle);  // warming up shows nothing
-  lost.driver->start(f.base, f.replay, f.samples, f.config);
+  lost.driver->start(f.data(), f.config);
   EXPECT_STREQ(lost.driver->runs_in(), "main thread");
 }
 
@@ -230,7 +240,7 @@ TEST(FineTuneWorker, WithoutAReadyWorkerTheSessionRunsOnThePagesThread) {
   Fixture f;
   Wired w = wired();
   w.link->is_ready = false;
-  w.driver->start(f.base, f.replay, f.samples, f.config);
+  w.driver->start(f.data(), f.config);
   EXPECT_STREQ(w.driver->runs_in(), "main thread");
   EXPECT_EQ(w.link->starts, 0);
   int ticks = 0;
@@ -241,7 +251,7 @@ TEST(FineTuneWorker, WithoutAReadyWorkerTheSessionRunsOnThePagesThread) {
   EXPECT_NO_THROW(w.driver->result());
   // The next session goes to the worker once it is ready.
   w.link->is_ready = true;
-  w.driver->start(f.base, f.replay, f.samples, f.config);
+  w.driver->start(f.data(), f.config);
   EXPECT_STREQ(w.driver->runs_in(), "worker");
   EXPECT_EQ(w.link->starts, 1);
 }
@@ -249,10 +259,10 @@ TEST(FineTuneWorker, WithoutAReadyWorkerTheSessionRunsOnThePagesThread) {
 TEST(FineTuneWorker, RefusedSessionsThrowAtStartAndNothingIsSent) {
   Fixture f;
   Wired w = wired();
-  EXPECT_THROW(w.driver->start(f.base, f.replay, Dataset{}, f.config), Error);
+  EXPECT_THROW(w.driver->start(f.with_samples(Dataset{}), f.config), Error);
   FineTuneConfig bad = f.config;
   bad.epochs = 0;
-  EXPECT_ERROR_CONTAINS(w.driver->start(f.base, f.replay, f.samples, bad), "epochs must be between 1 and 1000");
+  EXPECT_ERROR_CONTAINS(w.driver->start(f.data(), bad), "epochs must be between 1 and 1000");
   EXPECT_EQ(w.link->starts, 0);
   EXPECT_FALSE(w.driver->active());
 }
@@ -271,7 +281,7 @@ TEST(FineTuneWorker, AModelTheTrainerCannotTakeFailsAMessageLaterWithTheReason) 
   mlp.layers = {flatten, fc};
   const Model untrainable = init_model(mlp, 3);
   Wired w = wired();
-  w.driver->start(untrainable, f.replay, f.samples, f.config);  // settings and samples are fine
+  w.driver->start({untrainable, f.replay, f.probe, f.samples}, f.config);  // settings and samples are fine
   EXPECT_TRUE(w.driver->active());
   w.link->pump(*w.driver);
   EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::failed);
@@ -282,7 +292,7 @@ TEST(FineTuneWorker, AModelTheTrainerCannotTakeFailsAMessageLaterWithTheReason) 
 TEST(FineTuneWorker, ALostWorkerOrBadBytesFromItFailTheSessionWithAReason) {
   Fixture f;
   Wired w = wired();
-  w.driver->start(f.base, f.replay, f.samples, f.config);
+  w.driver->start(f.data(), f.config);
   w.driver->on_worker_lost("the fine-tuning worker stopped: out of memory");
   EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::failed);
   EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::none);
@@ -290,7 +300,7 @@ TEST(FineTuneWorker, ALostWorkerOrBadBytesFromItFailTheSessionWithAReason) {
   EXPECT_EQ(w.driver->status().state, FineTuneStatus::State::failed);
   EXPECT_NE(w.driver->status().message.find("out of memory"), std::string::npos);
 
-  w.driver->start(f.base, f.replay, f.samples, f.config);
+  w.driver->start(f.data(), f.config);
   std::vector<uint8_t> truncated = encode_model(f.base);
   truncated.resize(100);
   w.driver->on_finished(w.driver->session(), w.link->worker.status_json(), truncated.data(), truncated.size());
@@ -298,7 +308,7 @@ TEST(FineTuneWorker, ALostWorkerOrBadBytesFromItFailTheSessionWithAReason) {
   EXPECT_NE(w.driver->status().message.find("could not be read"), std::string::npos) << w.driver->status().message;
   EXPECT_THROW(w.driver->result(), Error);
 
-  w.driver->start(f.base, f.replay, f.samples, f.config);
+  w.driver->start(f.data(), f.config);
   w.driver->on_status(w.driver->session(), "{\"state\": \"dancing\"}");
   EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::failed);
   EXPECT_NE(w.driver->status().message.find("bad status"), std::string::npos) << w.driver->status().message;
@@ -306,7 +316,7 @@ TEST(FineTuneWorker, ALostWorkerOrBadBytesFromItFailTheSessionWithAReason) {
 
 TEST(FineTuneWorker, TheWorkerRefusesABadRequestWithAFailedStatus) {
   Fixture f;
-  FineTuneRequest r = make_fine_tune_request(f.base, f.replay, f.samples, f.config);
+  FineTuneRequest r = make_fine_tune_request(f.data(), f.config);
   r.parts[FineTuneRequest::sample_labels].pop_back();  // a truncated part
   FineTuneWorker worker;
   EXPECT_FALSE(worker.start(r));
@@ -327,15 +337,17 @@ TEST(FineTuneMessages, RequestsAndStatusesSurviveTheTripAndBadOnesAreNamed) {
   c.holdout = 0.f;
   c.shifted_copies = false;
   c.seed = 1234567890123ull;
-  const DecodedFineTuneRequest d = decode_fine_tune_request(make_fine_tune_request(f.base, Dataset{}, f.samples, c));
+  const Dataset none;
+  const DecodedFineTuneRequest d = decode_fine_tune_request(make_fine_tune_request({f.base, none, f.probe, f.samples}, c));
   EXPECT_EQ(d.replay.size(), 0u);
+  EXPECT_EQ(d.probe.images, f.probe.images);
   EXPECT_EQ(d.samples.images, f.samples.images);
   EXPECT_EQ(d.samples.labels, f.samples.labels);
   EXPECT_EQ(fine_tune_config_to_json(d.config), fine_tune_config_to_json(c));
   EXPECT_EQ(d.config.seed, c.seed);
   expect_same_params(d.base, f.base);
 
-  FineTuneRequest r = make_fine_tune_request(f.base, f.replay, f.samples, c);
+  FineTuneRequest r = make_fine_tune_request(f.data(), c);
   r.parts[FineTuneRequest::model].resize(64);
   try {
     decode_fine_tune_request(r);
@@ -358,7 +370,10 @@ TEST(FineTuneMessages, RequestsAndStatusesSurviveTheTripAndBadOnesAreNamed) {
   s.loss_history = {2.5f, NAN, 0.25f};
   s.accuracy_history = {0.5f, 0.75f, 1.f};
   s.heldout_before = NAN;
-  s.replay_before = 0.985;
+  s.mnist_before = 0.985;
+  s.ending = FineTuneStatus::Ending::no_improvement;
+  s.heldout_history = {0.5f, NAN};
+  s.eta_seconds = 12.5;
   s.message = "a \"quoted\" message";
   double longest = 0;
   const FineTuneStatus back = fine_tune_status_from_json(fine_tune_status_to_json(s, 4.5), &longest);
@@ -370,7 +385,11 @@ TEST(FineTuneMessages, RequestsAndStatusesSurviveTheTripAndBadOnesAreNamed) {
   EXPECT_TRUE(std::isnan(back.loss_history[1]));
   EXPECT_EQ(back.accuracy_history, s.accuracy_history);
   EXPECT_TRUE(std::isnan(back.heldout_before));
-  EXPECT_DOUBLE_EQ(back.replay_before, 0.985);
+  EXPECT_DOUBLE_EQ(back.mnist_before, 0.985);
+  EXPECT_EQ(back.ending, FineTuneStatus::Ending::no_improvement);
+  ASSERT_EQ(back.heldout_history.size(), 2u);
+  EXPECT_TRUE(std::isnan(back.heldout_history[1]));
+  EXPECT_DOUBLE_EQ(back.eta_seconds, 12.5);
   EXPECT_EQ(back.message, s.message);
   EXPECT_EQ(longest, 4.5);
   EXPECT_THROW(fine_tune_status_from_json("{\"state\": 3}", nullptr), Error);

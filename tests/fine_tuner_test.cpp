@@ -1,16 +1,21 @@
 // Fine-tuning in the engine (native and wasm): on ~60 digits written in one consistent unusual style,
 // the shipped model gets much better at that style and stays as good on ordinary MNIST digits.
 #include <cmath>
+#include <set>
 
 #include "digitlab/presets.h"
 #include "digitlab/safetensors.h"
+#include "fine_tune/messages.h"
 #include "fine_tuner.h"
 #include "test_support.h"
 
 namespace digitlab {
 namespace {
 
-const std::string kShipped = std::string(DIGITLAB_SOURCE_DIR) + "/models/digitlab-cnn.safetensors";
+const std::string kModels = std::string(DIGITLAB_SOURCE_DIR) + "/models";
+const std::string kShipped = kModels + "/digitlab-cnn.safetensors";
+const std::string kReplayImages = kModels + "/mnist-replay-1000-images.idx.gz", kReplayLabels = kModels + "/mnist-replay-1000-labels.idx.gz";
+const std::string kProbeImages = kModels + "/mnist-test-500-images.idx.gz", kProbeLabels = kModels + "/mnist-test-500-labels.idx.gz";
 
 // The "style": strokes thickened by a 3x3 dilation, then the digit rotated 30 degrees about its centre.
 Dataset styled(const Dataset& src, size_t first, size_t count) {
@@ -73,7 +78,7 @@ void learns_a_consistent_style(TrainableLayers trainable) {
   FineTuneConfig config;
   config.holdout = 0.f;
   config.trainable = trainable;
-  FineTuner tuner(base, replay, config);
+  FineTuner tuner(base, replay, Dataset{}, config);
   tuner.start(samples);
   while (tuner.status().busy()) tuner.run(25);
   ASSERT_EQ(tuner.status().state, FineTuneStatus::State::done) << tuner.status().message;
@@ -108,7 +113,8 @@ TEST(FineTuner, HeldOutAccuracyIsMeasuredBeforeAndAfter) {
   }
   FineTuneConfig config;
   config.epochs = 3;
-  FineTuner tuner(base, Dataset{}, config);
+  config.patience = 0;  // every planned step runs
+  FineTuner tuner(base, Dataset{}, Dataset{}, config);
   tuner.start(samples);
   EXPECT_EQ(tuner.status().train_samples, 16);
   EXPECT_EQ(tuner.status().heldout_samples, 4);
@@ -118,12 +124,120 @@ TEST(FineTuner, HeldOutAccuracyIsMeasuredBeforeAndAfter) {
   EXPECT_EQ(tuner.status().state, FineTuneStatus::State::running);
   tuner.run(1000);
   EXPECT_EQ(tuner.status().state, FineTuneStatus::State::done);
+  EXPECT_EQ(tuner.status().ending, FineTuneStatus::Ending::budget);
   EXPECT_FALSE(std::isnan(tuner.status().heldout_after));
+  EXPECT_TRUE(std::isnan(tuner.status().mnist_after));  // no probe digits given
+  EXPECT_EQ(tuner.status().heldout_history.size(), tuner.status().loss_history.size());
+}
+
+// The page's schedule: 20 samples and 5,000 samples both end within the step budget, and the
+// bigger set is not trained for 20 epochs.
+TEST(FineTuner, TheStepBudgetBoundsASessionWhateverTheSampleCount) {
+  const Model base = load_model_file(kShipped);
+  const Dataset replay = load_dataset(kReplayImages, kReplayLabels);
+  Dataset many;
+  for (int k = 0; k < 5; ++k) {  // 5,000 samples, the replay digits five times
+    many.images.insert(many.images.end(), replay.images.begin(), replay.images.end());
+    many.labels.insert(many.labels.end(), replay.labels.begin(), replay.labels.end());
+  }
+  for (size_t n : {size_t(20), size_t(5000)}) {
+    const FineTuneConfig config = page_fine_tune_config(TrainableLayers::head, n);
+    FineTuner tuner(base, replay, Dataset{}, config);
+    tuner.start(many.slice(0, n));
+    EXPECT_LE(tuner.status().total_steps, config.max_steps) << n;
+    if (n == 20) EXPECT_LT(tuner.status().total_steps, config.max_steps) << "20 epochs of 20 samples fit the budget";
+    while (tuner.status().busy()) tuner.run(100);
+    EXPECT_EQ(tuner.status().state, FineTuneStatus::State::done) << tuner.status().message;
+    EXPECT_LE(tuner.status().step, config.max_steps);
+    std::printf("[ fine-tuner ] %zu samples, head: %d steps of %d planned (%s), held-out %.3f -> %.3f\n", n,
+                tuner.status().step, tuner.status().total_steps, fine_tune_ending_name(tuner.status().ending),
+                tuner.status().heldout_before, tuner.status().heldout_after);
+  }
+}
+
+// Training that stops helping ends early: here nothing can improve (a learning rate of 1e-12), so
+// after `patience` checks without a better held-out loss it ends, and the result is the best
+// weights seen, the base model's.
+TEST(FineTuner, NoImprovementOnTheHeldOutSamplesEndsTrainingWithTheBestWeights) {
+  const Model base = load_model_file(kShipped);
+  const Dataset digits = load_dataset(kReplayImages, kReplayLabels);
+  FineTuneConfig config = page_fine_tune_config(TrainableLayers::head, 200);
+  config.optimizer.lr = 1e-12f;
+  FineTuner tuner(base, digits.slice(0, 300), Dataset{}, config);
+  tuner.start(digits.slice(500, 200));
+  while (tuner.status().busy()) tuner.run(50);
+  const FineTuneStatus& s = tuner.status();
+  ASSERT_EQ(s.state, FineTuneStatus::State::done) << s.message;
+  EXPECT_EQ(s.ending, FineTuneStatus::Ending::no_improvement);
+  EXPECT_EQ(s.step, config.patience * s.points_every);
+  EXPECT_LT(s.step, s.total_steps);
+  EXPECT_EQ(s.best_step, 0);
+  EXPECT_EQ(s.heldout_after, s.heldout_before);  // the base model's weights, scored the same way
+}
+
+TEST(FineTuner, StopEndsTrainingNowAndKeepsTheBestSoFar) {
+  const Model base = load_model_file(kShipped);
+  const Dataset digits = load_dataset(kReplayImages, kReplayLabels);
+  FineTuneConfig config = page_fine_tune_config(TrainableLayers::last_block, 100);
+  config.patience = 0;
+  FineTuner tuner(base, digits.slice(0, 300), Dataset{}, config);
+  tuner.start(digits.slice(500, 100));
+  tuner.run(40);
+  ASSERT_EQ(tuner.status().state, FineTuneStatus::State::running);
+  tuner.stop();
+  while (tuner.status().busy()) tuner.advance(1);
+  const FineTuneStatus& s = tuner.status();
+  EXPECT_EQ(s.state, FineTuneStatus::State::done);
+  EXPECT_EQ(s.ending, FineTuneStatus::Ending::stopped);
+  EXPECT_LE(s.step, 41);
+  EXPECT_LE(s.best_step, s.step);
+  EXPECT_FALSE(std::isnan(s.heldout_after));
+  EXPECT_EQ(tuner.tuned_model().provenance.at("finetune_steps"), std::to_string(s.best_step));
+  // The weights kept are the best check's: scored again they give that check's held-out accuracy.
+  if (s.best_step > 0) EXPECT_NEAR(s.heldout_after, s.heldout_history[size_t(s.best_step / s.points_every) - 1], 1e-6);
+}
+
+// The forgetting measure's digits never train: every batch the trainer gets is made of the person's
+// samples and replay digits only, checked on every input of every step.
+TEST(FineTuner, TheMnistDigitsThatMeasureForgettingNeverReachTraining) {
+  const Model base = load_model_file(kShipped);
+  const Dataset replay = load_dataset(kReplayImages, kReplayLabels);
+  const Dataset probe = load_dataset(kProbeImages, kProbeLabels);
+  ASSERT_EQ(probe.size(), 500u);
+  // The shipped sets are disjoint: the probe comes from MNIST's test set, the replay from training.
+  std::set<std::vector<uint8_t>> replay_images;
+  for (size_t i = 0; i < replay.size(); ++i) replay_images.insert(std::vector<uint8_t>(replay.image(i), replay.image(i) + 784));
+  for (size_t i = 0; i < probe.size(); ++i)
+    ASSERT_EQ(replay_images.count(std::vector<uint8_t>(probe.image(i), probe.image(i) + 784)), 0u) << "probe digit " << i;
+  // Every training input, normalised as the whole network trains on them, against every probe digit.
+  const Model folded = fold_batch_norm(base);
+  std::set<std::vector<float>> probe_inputs;
+  const std::vector<float> pixels = dataset_pixels(probe, 0, probe.size());
+  for (size_t i = 0; i < probe.size(); ++i) {
+    std::vector<float> x(pixels.begin() + long(i * 784), pixels.begin() + long((i + 1) * 784));
+    for (float& v : x) v = (v - folded.norm.mean) / folded.norm.std;
+    probe_inputs.insert(x);
+  }
+  FineTuneConfig config = page_fine_tune_config(TrainableLayers::all, 20);
+  config.max_steps = 12;
+  FineTuner tuner(base, replay, probe, config);
+  size_t inputs = 0, from_probe = 0;
+  tuner.observe_training([&](const float* x, int n) {
+    for (int k = 0; k < n; ++k, ++inputs) from_probe += probe_inputs.count(std::vector<float>(x + size_t(k) * 784, x + size_t(k + 1) * 784));
+  });
+  tuner.start(replay.slice(0, 20));
+  while (tuner.status().busy()) tuner.run(100);
+  EXPECT_EQ(tuner.status().state, FineTuneStatus::State::done) << tuner.status().message;
+  EXPECT_GT(inputs, 200u);
+  EXPECT_EQ(from_probe, 0u);
+  EXPECT_EQ(tuner.status().mnist_digits, 500);
+  EXPECT_GE(tuner.status().mnist_before, 0.98);  // the shipped model on MNIST test digits
+  EXPECT_FALSE(std::isnan(tuner.status().mnist_after));
 }
 
 TEST(FineTuner, RefusesEmptyOrMisshapenSamplesAndBadSettings) {
   const Model base = init_model(preset("keras-cnn"), 1);
-  FineTuner tuner(base, Dataset{}, FineTuneConfig{});
+  FineTuner tuner(base, Dataset{}, Dataset{}, FineTuneConfig{});
   EXPECT_ERROR_CONTAINS(tuner.start(Dataset{}), "no samples");
   Dataset small;
   small.rows = small.cols = 14;
@@ -132,7 +246,7 @@ TEST(FineTuner, RefusesEmptyOrMisshapenSamplesAndBadSettings) {
   EXPECT_ERROR_CONTAINS(tuner.start(small), "14x14");
   FineTuneConfig bad;
   bad.replay_per_batch = 40;
-  EXPECT_ERROR_CONTAINS(FineTuner(base, Dataset{}, bad), "replay");
+  EXPECT_ERROR_CONTAINS(FineTuner(base, Dataset{}, Dataset{}, bad), "replay");
 }
 
 }  // namespace

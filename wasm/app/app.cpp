@@ -94,16 +94,22 @@ void app_undo_stroke(AppState& app) {
 
 void app_set_pen_width(AppState& app, float width) { app.pen_width = std::clamp(width, AppState::kMinPen, AppState::kMaxPen); }
 
-bool app_start(AppState& app, const std::string& models_dir, const std::string& default_id,
-               const std::string& replay_images, const std::string& replay_labels) {
-  app.models.open(models_dir, app.storage_dir, default_id);
+bool app_start(AppState& app, const ShippedFiles& files) {
+  app.models.open(files.models_dir, app.storage_dir, files.default_id);
   for (const std::string& p : app.models.problems()) append_notice(app, p);
   try {
-    app.replay = load_dataset(replay_images, replay_labels);
+    app.replay = load_dataset(files.replay_images, files.replay_labels);
     const size_t n = std::min<size_t>(Predictor::kCalibrationImages, app.replay.size());
     app.predictor.set_calibration(dataset_pixels(app.replay, 0, n));
   } catch (const Error& e) {
     append_notice(app, std::string("MNIST replay digits unavailable, fine-tuning without them: ") + e.what());
+  }
+  if (!files.probe_images.empty()) {
+    try {
+      app.probe = load_dataset(files.probe_images, files.probe_labels);
+    } catch (const Error& e) {
+      append_notice(app, std::string("MNIST test digits unavailable, no forgetting measure: ") + e.what());
+    }
   }
   const std::string notice = app.samples.open(app.storage_dir, app.persist);
   if (!notice.empty()) append_notice(app, notice);
@@ -114,7 +120,7 @@ bool app_start(AppState& app, const std::string& models_dir, const std::string& 
   for (int i = 0; i < int(app.models.entries().size()); ++i) order.push_back(i);
   for (int i : order)
     if (app_select_model(app, i)) return true;
-  if (app.model_error.empty()) app.model_error = "no usable model in " + models_dir;
+  if (app.model_error.empty()) app.model_error = "no usable model in " + files.models_dir;
   return false;
 }
 
@@ -219,6 +225,20 @@ bool app_import_samples(AppState& app, const std::string& images_path, const std
   }
 }
 
+bool app_export_samples(AppState& app, const std::string& images_path, const std::string& labels_path) {
+  if (app.samples.size() == 0) {
+    app.notice = "no samples to export yet";
+    return false;
+  }
+  try {
+    app.samples.export_pair(images_path, labels_path);
+    return true;
+  } catch (const Error& e) {
+    app.notice = std::string("export failed: ") + e.what();
+    return false;
+  }
+}
+
 bool app_start_fine_tune(AppState& app) {
   if (!app.base) {
     app.notice = "no model to fine-tune";
@@ -230,9 +250,11 @@ bool app_start_fine_tune(AppState& app) {
   }
   try {
     const auto t0 = Clock::now();
-    app.tuning->start(*app.base, app.replay, app.samples.data(), page_fine_tune_config(app.trainable, app.samples.size()));
+    app.tuning->start({*app.base, app.replay, app.probe, app.samples.data()},
+                      page_fine_tune_config(app.trainable, app.samples.size()));
     app.perf.fine_tune_start_ms = ms_since(t0);
     app.perf.max_frame_ms_tuning = 0;
+    app.perf.frame_ms_tuning.clear();
     app.notice.clear();
     return true;
   } catch (const Error& e) {
@@ -245,6 +267,10 @@ void app_cancel_fine_tune(AppState& app) {
   if (!app.tuning->active()) return;
   app.tuning->cancel();
   app.notice = "fine-tuning cancelled; the model is unchanged";
+}
+
+void app_stop_fine_tune(AppState& app) {
+  if (app.tuning->active()) app.tuning->stop();
 }
 
 void app_tick(AppState& app, double budget_ms) {
@@ -279,10 +305,22 @@ void app_revert(AppState& app) {
 void app_frame_done(AppState& app, double frame_ms) {
   PagePerf& p = app.perf;
   p.frame_ms = frame_ms;
+  ++p.frames_drawn;
   // The frame a session ends in (its model goes into use) counts too: tuning was on at its start.
   const bool tuning = app.tuning->active();
-  if (tuning || p.tuning_last_frame) p.max_frame_ms_tuning = std::max(p.max_frame_ms_tuning, frame_ms);
+  if (tuning || p.tuning_last_frame) {
+    p.max_frame_ms_tuning = std::max(p.max_frame_ms_tuning, frame_ms);
+    if (p.frame_ms_tuning.size() < 100000) p.frame_ms_tuning.push_back(float(frame_ms));
+  }
   p.tuning_last_frame = tuning;
+}
+
+double PagePerf::percentile(double q) const {
+  if (frame_ms_tuning.empty()) return 0;
+  std::vector<float> v = frame_ms_tuning;
+  const size_t k = std::min(v.size() - 1, size_t(q * double(v.size())));
+  std::nth_element(v.begin(), v.begin() + long(k), v.end());
+  return v[k];
 }
 
 }  // namespace digitlab

@@ -37,6 +37,11 @@ struct PagePerf {
   // slices' setup) and of putting its model in use at the end: frames that do either are longer.
   double fine_tune_start_ms = 0, fine_tune_finish_ms = 0;
   bool tuning_last_frame = false;
+  std::vector<float> frame_ms_tuning;  // every frame's work while the current/last session ran
+  int64_t frames_drawn = 0;            // the page draws only when something changes (main_web.cpp)
+  double frame_ms_p50_tuning() const { return percentile(0.5); }
+  double frame_ms_p99_tuning() const { return percentile(0.99); }
+  double percentile(double q) const;  // of frame_ms_tuning; 0 when empty
 };
 
 struct AppState {
@@ -63,6 +68,7 @@ struct AppState {
   SampleStore samples;
   int selected_sample = -1;               // in the gallery: relabel or delete it
   Dataset replay;                         // MNIST digits mixed into fine-tuning (and the int8 calibration)
+  Dataset probe;                          // MNIST test digits that never train: the forgetting measure
   // Where sessions run: here, in slices, unless the page installs its worker driver.
   std::unique_ptr<FineTuneDriver> tuning = std::make_unique<SlicedFineTuneDriver>();
   TrainableLayers trainable = TrainableLayers::head;  // what the next session trains
@@ -70,11 +76,17 @@ struct AppState {
   std::string notice;                     // the last message for the person (saved, failed, ...)
 };
 
-// Lists the models in models_dir, loads the replay digits, the person's samples, the model picked
-// last time (default_id otherwise) and its fine-tuned copy. False (model_error set) when no model
-// can be used at all; problems with saved files are reported in notice and never fatal.
-bool app_start(AppState& app, const std::string& models_dir, const std::string& default_id,
-               const std::string& replay_images, const std::string& replay_labels);
+// What the page ships beside the app (web/static's models/ folder).
+struct ShippedFiles {
+  std::string models_dir;                    // every .safetensors file in it is a model to pick
+  std::string default_id;                    // the model used when none was picked before
+  std::string replay_images, replay_labels;  // MNIST training digits mixed into fine-tuning
+  std::string probe_images, probe_labels;    // MNIST test digits that measure forgetting ("" if none)
+};
+// Lists the shipped models, loads the digit sets, the person's samples, the model picked last time
+// (the default otherwise) and its fine-tuned copy. False (model_error set) when no model can be used
+// at all; problems with saved or shipped files are reported in notice and never fatal.
+bool app_start(AppState& app, const ShippedFiles& files);
 // Uses entry i of the picker (its fine-tuned copy when there is one); a running fine-tune is
 // cancelled. False with model_error set if the file cannot be used; the current model stays.
 bool app_select_model(AppState& app, int i);
@@ -96,11 +108,13 @@ bool app_add_sample(AppState& app, int label);  // the current drawing; clears t
 bool app_delete_sample(AppState& app, size_t index);
 bool app_relabel_sample(AppState& app, size_t index, int label);
 bool app_import_samples(AppState& app, const std::string& images_path, const std::string& labels_path);
+bool app_export_samples(AppState& app, const std::string& images_path, const std::string& labels_path);
 
 // Fine-tuning, always from the selected model as shipped (tuning a tuned model again would drift
 // further from MNIST each time).
 bool app_start_fine_tune(AppState& app);
-void app_cancel_fine_tune(AppState& app);
+void app_cancel_fine_tune(AppState& app);  // drops the session: the model stays as it was
+void app_stop_fine_tune(AppState& app);    // ends training now and keeps the best weights so far
 // A frame's share of work: the next piece of the predictor's pending paths, and budget_ms of a
 // session on the page thread (or what the worker sent); when a session finishes, its model is put in
 // use and saved.

@@ -28,18 +28,23 @@ json models_json(const AppState& a) {
 
 json fine_tune_json(const AppState& a) {
   const FineTuneStatus& t = a.tuning->status();
-  return {{"state", fine_tune_state_name(t.state)}, {"progress", t.progress()}, {"step", t.step},
-          {"totalSteps", t.total_steps}, {"epoch", t.epoch}, {"loss", t.loss_history},
-          {"accuracy", t.accuracy_history}, {"heldoutSamples", t.heldout_samples},
+  json heldout = json::array();
+  for (float v : t.heldout_history) heldout.push_back(finite_or_minus_one(v));
+  return {{"state", fine_tune_state_name(t.state)}, {"ending", fine_tune_ending_name(t.ending)}, {"progress", t.progress()},
+          {"step", t.step}, {"totalSteps", t.total_steps}, {"epoch", t.epoch}, {"bestStep", t.best_step},
+          {"etaSeconds", t.eta_seconds}, {"loss", t.loss_history}, {"accuracy", t.accuracy_history},
+          {"heldout", heldout}, {"pointsEvery", t.points_every}, {"heldoutSamples", t.heldout_samples},
           {"heldoutBefore", finite_or_minus_one(t.heldout_before)}, {"heldoutAfter", finite_or_minus_one(t.heldout_after)},
-          {"replayBefore", finite_or_minus_one(t.replay_before)}, {"replayAfter", finite_or_minus_one(t.replay_after)},
-          {"message", t.message}, {"longestSliceMs", a.tuning->longest_slice_ms()}, {"runsIn", a.tuning->runs_in()}};
+          {"mnistDigits", t.mnist_digits}, {"mnistBefore", finite_or_minus_one(t.mnist_before)},
+          {"mnistAfter", finite_or_minus_one(t.mnist_after)}, {"message", t.message},
+          {"longestSliceMs", a.tuning->longest_slice_ms()}, {"runsIn", a.tuning->runs_in()}};
 }
 
 json perf_json(const AppState& a) {
   const Predictor::Timings& t = a.predictor.timings();
-  return {{"inferenceMs", a.perf.inference_ms}, {"frameMs", a.perf.frame_ms},
-          {"maxFrameMsWhileTuning", a.perf.max_frame_ms_tuning}, {"fineTuneStartMs", a.perf.fine_tune_start_ms},
+  return {{"inferenceMs", a.perf.inference_ms}, {"frameMs", a.perf.frame_ms}, {"framesDrawn", a.perf.frames_drawn},
+          {"maxFrameMsWhileTuning", a.perf.max_frame_ms_tuning}, {"frameMsWhileTuningP50", a.perf.frame_ms_p50_tuning()},
+          {"frameMsWhileTuningP99", a.perf.frame_ms_p99_tuning()}, {"fineTuneStartMs", a.perf.fine_tune_start_ms},
           {"fineTuneFinishMs", a.perf.fine_tune_finish_ms}, {"engine", inference_path_name(a.predictor.path())},
           {"f32Us", t.f32_us}, {"winogradUs", t.winograd_us}, {"int8Us", t.int8_us}};
 }

@@ -20,6 +20,21 @@ void shifted(const float* img, float* out, int side, int dx, int dy) {
     }
 }
 
+int slices(size_t n, int per_slice) { return int((n + size_t(per_slice) - 1) / size_t(per_slice)); }
+
+void check_fits(const Dataset& d, const Architecture& arch, const char* what) {
+  if (d.size() > 0 && (d.rows != arch.input.h || d.cols != arch.input.w || arch.input.c != 1))
+    throw Error(std::string(what) + " do not fit the model's input");
+}
+
+// Cross-entropy of one row of logits for label y (log-softmax, stable).
+double cross_entropy(const float* z, int n, int y) {
+  const float m = *std::max_element(z, z + n);
+  double sum = 0;
+  for (int i = 0; i < n; ++i) sum += std::exp(double(z[i] - m));
+  return std::log(sum) - double(z[y] - m);
+}
+
 }  // namespace
 
 FineTuneConfig page_fine_tune_config(TrainableLayers trainable, size_t samples) {
@@ -27,27 +42,30 @@ FineTuneConfig page_fine_tune_config(TrainableLayers trainable, size_t samples) 
   c.trainable = trainable;
   c.holdout = samples >= 10 ? 0.2f : 0.f;
   c.optimizer.lr = trainable == TrainableLayers::head ? 3e-3f : 1e-3f;
+  c.max_steps = trainable == TrainableLayers::head ? 1200 : trainable == TrainableLayers::last_block ? 500 : 300;
   return c;
 }
 
 void FineTuner::check_config(const FineTuneConfig& config) {
   if (config.epochs < 1 || config.epochs > 1000) throw Error("epochs must be between 1 and 1000");
+  if (config.max_steps < 0 || config.max_steps > 1000000) throw Error("the step budget must be between 0 and 1,000,000");
+  if (config.checks < 1 || config.checks > 1000) throw Error("checks must be between 1 and 1000");
+  if (config.patience < 0 || config.patience > 1000) throw Error("patience must be between 0 and 1000");
   if (config.batch < 1 || config.batch > 1024) throw Error("batch must be between 1 and 1024");
   if (config.replay_per_batch < 0 || config.replay_per_batch >= config.batch)
     throw Error("replay digits per batch must be at least 0 and fewer than the batch size");
   if (!(config.holdout >= 0.f && config.holdout < 1.f)) throw Error("holdout must be in [0, 1)");
 }
 
-FineTuner::FineTuner(const Model& base, const Dataset& replay, const FineTuneConfig& config)
-    : base_(fold_batch_norm(base)), config_(config), trunk_(base_), replay_(replay), rng_(config.seed) {
+FineTuner::FineTuner(const Model& base, const Dataset& replay, const Dataset& probe, const FineTuneConfig& config)
+    : base_(fold_batch_norm(base)), config_(config), trunk_(base_), replay_(replay), probe_(probe), rng_(config.seed) {
   check_config(config);
   first_layer_ = first_trainable_layer(base_.arch, config.trainable);
   tail_ = std::make_unique<TailTrainer>(base_, first_layer_, config.optimizer, config.seed);
   feature_size_ = tail_->input_size();
   if (feature_size_ != trunk_.feature_size(first_layer_)) throw Error("engine and tail trainer disagree on the tail's input");
-  if (replay.size() > 0 &&
-      (replay.rows != base_.arch.input.h || replay.cols != base_.arch.input.w || base_.arch.input.c != 1))
-    throw Error("replay digits do not fit the model's input");
+  check_fits(replay, base_.arch, "replay digits");
+  check_fits(probe, base_.arch, "the MNIST digits that measure forgetting");
 }
 
 void FineTuner::start(const Dataset& samples) {
@@ -55,21 +73,23 @@ void FineTuner::start(const Dataset& samples) {
   status_ = FineTuneStatus{};
   feature_jobs_.clear();
   eval_jobs_.clear();
+  best_params_.clear();
   const SampleSplit split = split_samples(samples.size(), config_.holdout, rng_);
   const std::vector<uint32_t>& hold = split.heldout;
   const std::vector<uint32_t>& train = split.train;
 
-  replay_labels_.clear();
-  replay_pixels_.clear();
-  if (replay_.size() > 0) {
-    replay_pixels_ = dataset_pixels(replay_, 0, replay_.size());
-    feature_jobs_.push_back({&replay_pixels_, int(replay_.size()), 0, &replay_features_, false});
-    replay_labels_ = replay_.labels;
-  }
+  replay_labels_ = replay_.labels;
+  replay_pixels_ = dataset_pixels(replay_, 0, replay_.size());
+  feature_jobs_.push_back({&replay_pixels_, int(replay_.size()), 0, &replay_features_, false});
   heldout_pixels_ = dataset_pixels(samples, hold);
   feature_jobs_.push_back({&heldout_pixels_, int(hold.size()), 0, &heldout_features_, false});
   heldout_labels_.clear();
   for (uint32_t i : hold) heldout_labels_.push_back(samples.labels[i]);
+  probe_labels_ = probe_.labels;
+  probe_pixels_ = dataset_pixels(probe_, 0, probe_.size());
+  // When every layer trains the probe is scored by an engine on its pixels; otherwise by the tail on
+  // its cached features.
+  if (first_layer_ > 0) feature_jobs_.push_back({&probe_pixels_, int(probe_.size()), 0, &probe_features_, false});
 
   // Training set: each sample, plus its four 1-pixel shifts when asked (features cached once).
   const std::vector<float> pixels = dataset_pixels(samples, train);
@@ -84,48 +104,72 @@ void FineTuner::start(const Dataset& samples) {
               shifts[c][0], shifts[c][1]);
       train_labels_.push_back(samples.labels[train[i]]);
     }
-  const int n_train = int(train_labels_.size());
   train_pixels_ = std::move(expanded);
-  feature_jobs_.push_back({&train_pixels_, n_train, 0, &train_features_, true});
+  feature_jobs_.push_back({&train_pixels_, int(train_labels_.size()), 0, &train_features_, true});
   for (FeatureJob& job : feature_jobs_) job.out->resize(size_t(job.count) * size_t(feature_size_));
   tuned_engine_.reset();
-  queue_evaluation(&trunk_, status_.heldout_before, status_.replay_before);
+  queue_measurements(/*before=*/true);
 
   status_.train_samples = int(train.size());
   status_.heldout_samples = int(hold.size());
+  status_.mnist_digits = int(probe_.size());
+  // The plan: the epochs' steps, within the budget; a check of the held-out samples (and a point on
+  // the plots) every points_every steps.
   const int user_per_batch = config_.batch - (replay_labels_.empty() ? 0 : config_.replay_per_batch);
   const int steps_per_epoch = int((train_labels_.size() + size_t(user_per_batch) - 1) / size_t(user_per_batch));
   status_.total_steps = steps_per_epoch * config_.epochs;
+  if (config_.max_steps > 0) status_.total_steps = std::min(status_.total_steps, config_.max_steps);
+  status_.points_every = std::max(1, (status_.total_steps + config_.checks - 1) / config_.checks);
   // When every layer trains, a step is too long for one frame: it runs in parts of kTrainPart.
   part_size_ = first_layer_ == 0 ? kTrainPart : config_.batch;
   part_done_ = 0;
-  int parts_per_epoch = 0;
   const size_t n_replay = replay_labels_.empty() ? 0 : size_t(config_.replay_per_batch);
-  for (size_t left = train_labels_.size(); left > 0;) {
-    const size_t user = std::min(left, size_t(user_per_batch));
-    parts_per_epoch += int((user + n_replay + size_t(part_size_) - 1) / size_t(part_size_));
-    left -= user;
-  }
-  const auto slices = [](size_t n, int per_slice) { return int((n + size_t(per_slice) - 1) / size_t(per_slice)); };
+  const int parts_per_step = slices(size_t(user_per_batch) + n_replay, part_size_);
   int feature_slices = 0;
   for (const FeatureJob& job : feature_jobs_) feature_slices += slices(size_t(job.count), kFeatureSlice);
-  const int eval_slices = slices(heldout_labels_.size(), kEvalSlice) + slices(replay_labels_.size(), kEvalSlice);
-  status_.work_total = feature_slices + 2 * eval_slices + parts_per_epoch * config_.epochs;
+  const int measure_slices = slices(heldout_labels_.size(), kEvalSlice) + slices(probe_labels_.size(), kEvalSlice);
+  const int checks = (status_.total_steps + status_.points_every - 1) / status_.points_every;
+  status_.work_total = feature_slices + 2 * measure_slices + parts_per_step * status_.total_steps +
+                       (heldout_labels_.empty() ? 0 : checks * slices(heldout_labels_.size(), kEvalSlice));
   status_.state = FineTuneStatus::State::preparing;
+  phase_ = Phase::preparing;
   order_.resize(train_labels_.size());
   for (uint32_t i = 0; i < order_.size(); ++i) order_[i] = i;
   shuffle(order_, rng_);
   cursor_ = 0;
-  epoch_loss_ = 0;
-  epoch_batches_ = epoch_correct_ = epoch_seen_ = 0;
-  measured_after_ = false;
+  interval_loss_ = 0;
+  interval_steps_ = interval_correct_ = interval_seen_ = 0;
+  best_loss_ = INFINITY;
+  checks_without_gain_ = 0;
+  if (!heldout_labels_.empty()) best_params_ = tail_->parameters();  // the base model, until a check beats it
 }
 
-void FineTuner::queue_evaluation(XnnEngine* engine, double& heldout, double& replay) {
-  heldout = replay = NAN;
-  if (first_layer_ > 0) engine = nullptr;  // a partial tail: its forward pass on the features is cheaper
-  eval_jobs_.push_back({engine, &heldout_pixels_, &heldout_features_, &heldout_labels_, 0, 0, &heldout});
-  eval_jobs_.push_back({engine, &replay_pixels_, &replay_features_, &replay_labels_, 0, 0, &replay});
+// "before" or "after": the held-out samples and the probe. A partial tail scores them on cached
+// features; the whole network through an engine (the base one before, the tuned one after).
+void FineTuner::queue_measurements(bool before) {
+  double& heldout = before ? status_.heldout_before : status_.heldout_after;
+  double& mnist = before ? status_.mnist_before : status_.mnist_after;
+  heldout = mnist = NAN;
+  XnnEngine* engine = nullptr;
+  if (first_layer_ == 0) {
+    if (!before) tuned_engine_ = std::make_unique<XnnEngine>(tuned_model());
+    engine = before ? &trunk_ : tuned_engine_.get();
+  }
+  // The held-out samples, then the probe digits; the base model's held-out loss is the first "best".
+  eval_jobs_.push_back({engine, &heldout_pixels_, &heldout_features_, &heldout_labels_, 0, 0, 0, &heldout,
+                        before ? &best_loss_ : nullptr});
+  eval_jobs_.push_back({engine, &probe_pixels_, &probe_features_, &probe_labels_, 0, 0, 0, &mnist, nullptr});
+}
+
+// The held-out samples through the tail as it is now: their loss decides early stopping.
+void FineTuner::queue_check() {
+  EvalJob c;
+  c.features = &heldout_features_;
+  c.labels = &heldout_labels_;
+  c.accuracy = &check_accuracy_;
+  c.loss = &check_loss_;
+  eval_jobs_.push_back(c);
+  phase_ = Phase::checking;
 }
 
 bool FineTuner::do_feature_slice() {
@@ -145,17 +189,23 @@ bool FineTuner::do_feature_slice() {
 bool FineTuner::do_eval_slice() {
   for (EvalJob& job : eval_jobs_) {
     const size_t total = job.labels->size();
-    if (job.done >= total) continue;  // finished, or nothing to score (result stays NaN)
+    if (job.done >= total) continue;  // finished, or nothing to score (results stay NaN)
     const int n = int(std::min<size_t>(kEvalSlice, total - job.done));
-    eval_logits_.resize(size_t(n) * 10);
+    const int classes = base_.arch.num_classes;
+    eval_logits_.resize(size_t(n) * size_t(classes));
     if (job.engine)
       job.engine->forward(job.pixels->data() + job.done * base_.arch.input.size(), n, eval_logits_.data());
     else
       tail_->predict(job.features->data() + job.done * size_t(feature_size_), n, eval_logits_.data());
-    for (int i = 0; i < n; ++i)
-      if (argmax(eval_logits_.data() + i * 10, 10) == (*job.labels)[job.done + size_t(i)]) ++job.right;
+    for (int i = 0; i < n; ++i) {
+      const float* z = eval_logits_.data() + size_t(i) * size_t(classes);
+      const int y = (*job.labels)[job.done + size_t(i)];
+      job.right += argmax(z, classes) == y;
+      job.loss_sum += cross_entropy(z, classes, y);
+    }
     job.done += size_t(n);
-    *job.result = double(job.right) / double(total);
+    *job.accuracy = double(job.right) / double(total);
+    if (job.loss) *job.loss = job.loss_sum / double(total);
     return true;
   }
   return false;
@@ -186,6 +236,7 @@ void FineTuner::do_train_step() {
       std::memcpy(&batch_features_[(batch_user_ + i) * F], &replay_features_[k * F], F * sizeof(float));
       batch_labels_[batch_user_ + i] = replay_labels_[k];
     }
+    if (observer_) observer_(batch_features_.data(), int(n));
     tail_->begin_step();
   }
   // One part of the batch per slice (all of it unless every layer trains).
@@ -203,21 +254,70 @@ void FineTuner::do_train_step() {
     return;
   }
   status_.last_loss = r.loss;
-  epoch_loss_ += r.loss;
-  ++epoch_batches_;
-  epoch_correct_ += r.correct;
-  epoch_seen_ += int(n);
+  interval_loss_ += r.loss;
+  ++interval_steps_;
+  interval_correct_ += r.correct;
+  interval_seen_ += int(n);
   ++status_.step;
   cursor_ += batch_user_;
-  if (cursor_ >= order_.size()) {  // end of an epoch
-    status_.loss_history.push_back(float(epoch_loss_ / epoch_batches_));
-    status_.accuracy_history.push_back(float(epoch_correct_) / float(epoch_seen_));
+  if (cursor_ >= order_.size()) {  // the end of a pass over the person's samples
     ++status_.epoch;
-    epoch_loss_ = 0;
-    epoch_batches_ = epoch_correct_ = epoch_seen_ = 0;
     cursor_ = 0;
     shuffle(order_, rng_);
   }
+  if (status_.step % status_.points_every == 0 || status_.step >= status_.total_steps) end_interval();
+}
+
+// A point on the plots, and a held-out check when there are held-out samples.
+void FineTuner::end_interval() {
+  status_.loss_history.push_back(float(interval_loss_ / std::max(1, interval_steps_)));
+  status_.accuracy_history.push_back(float(interval_correct_) / float(std::max(1, interval_seen_)));
+  interval_loss_ = 0;
+  interval_steps_ = interval_correct_ = interval_seen_ = 0;
+  if (heldout_labels_.empty()) {
+    status_.heldout_history.push_back(NAN);
+    if (status_.step >= status_.total_steps) end_training(FineTuneStatus::Ending::budget);
+    return;
+  }
+  queue_check();
+}
+
+// The held-out loss decides: better weights are kept; patience checks without a gain end training.
+void FineTuner::end_check() {
+  eval_jobs_.clear();
+  phase_ = Phase::training;
+  status_.heldout_history.push_back(float(check_accuracy_));
+  if (check_loss_ < best_loss_) {
+    best_loss_ = check_loss_;
+    best_params_ = tail_->parameters();
+    status_.best_step = status_.step;
+    checks_without_gain_ = 0;
+  } else {
+    ++checks_without_gain_;
+  }
+  if (config_.patience > 0 && checks_without_gain_ >= config_.patience) end_training(FineTuneStatus::Ending::no_improvement);
+  else if (status_.step >= status_.total_steps) end_training(FineTuneStatus::Ending::budget);
+}
+
+void FineTuner::end_training(FineTuneStatus::Ending why) {
+  status_.ending = why;
+  eval_jobs_.clear();
+  if (!heldout_labels_.empty()) {
+    tail_->parameters() = best_params_;  // the best check's weights (the base model's if none beat it)
+  } else {
+    status_.best_step = status_.step;  // nothing to choose with: the last weights
+  }
+  phase_ = Phase::after;
+  queue_measurements(/*before=*/false);
+  // The work still planned for steps that will not run is done: the bar jumps to the measurements.
+  const int left = slices(heldout_labels_.size(), kEvalSlice) + slices(probe_labels_.size(), kEvalSlice);
+  status_.work_done = std::max(status_.work_done, status_.work_total - left);
+}
+
+void FineTuner::stop() {
+  if (status_.state != FineTuneStatus::State::running || phase_ == Phase::after) return;
+  part_done_ = 0;  // a step in parts is dropped, not applied
+  end_training(FineTuneStatus::Ending::stopped);
 }
 
 bool FineTuner::features_pending() const {
@@ -232,39 +332,39 @@ bool FineTuner::eval_pending() const {
   return false;
 }
 
-// Moves to the next state as soon as the current one has no work left, so that every call of
+// Moves to the next phase as soon as the current one has no work left, so that every call of
 // advance(1) does exactly one slice and the last slice ends the session.
 void FineTuner::settle() {
-  if (status_.state == FineTuneStatus::State::preparing && !features_pending() && !eval_pending()) {
+  if (phase_ == Phase::preparing && !features_pending() && !eval_pending()) {
     eval_jobs_.clear();
+    phase_ = Phase::training;
     status_.state = FineTuneStatus::State::running;
+    if (status_.total_steps == 0) end_training(FineTuneStatus::Ending::budget);
   }
-  if (status_.state == FineTuneStatus::State::running && status_.step >= status_.total_steps) {
-    if (!measured_after_) {
-      if (first_layer_ == 0) tuned_engine_ = std::make_unique<XnnEngine>(tuned_model());
-      queue_evaluation(tuned_engine_.get(), status_.heldout_after, status_.replay_after);
-      measured_after_ = true;
-    }
-    if (!eval_pending()) status_.state = FineTuneStatus::State::done;
-  }
+  if (phase_ == Phase::checking && !eval_pending()) end_check();
+  if (phase_ == Phase::after && !eval_pending()) status_.state = FineTuneStatus::State::done;
 }
 
 const FineTuneStatus& FineTuner::advance(int max_units) {
   for (int u = 0; u < max_units && status_.busy(); ++u) {
-    if (status_.state == FineTuneStatus::State::preparing) {
-      if (!do_feature_slice()) do_eval_slice();
-    } else if (status_.step < status_.total_steps) {
-      do_train_step();
-      if (status_.state == FineTuneStatus::State::failed) {
-        // The last good weights are kept; measure them so the numbers describe what is kept.
-        if (first_layer_ == 0) tuned_engine_ = std::make_unique<XnnEngine>(tuned_model());
-        queue_evaluation(tuned_engine_.get(), status_.heldout_after, status_.replay_after);
-        while (do_eval_slice()) {
+    switch (phase_) {
+      case Phase::preparing:
+        if (!do_feature_slice()) do_eval_slice();
+        break;
+      case Phase::training:
+        do_train_step();
+        if (status_.state == FineTuneStatus::State::failed) {
+          // The last good weights are kept; measure them so the numbers describe what is kept.
+          queue_measurements(/*before=*/false);
+          while (do_eval_slice()) {
+          }
+          return status_;
         }
-        return status_;
-      }
-    } else {
-      do_eval_slice();
+        break;
+      case Phase::checking:
+      case Phase::after:
+        do_eval_slice();
+        break;
     }
     ++status_.work_done;
     settle();
@@ -273,10 +373,11 @@ const FineTuneStatus& FineTuner::advance(int max_units) {
 }
 
 const FineTuneStatus& FineTuner::run(int max_steps) {
-  while (status_.state == FineTuneStatus::State::preparing) advance(1);
-  const int target = std::min(status_.total_steps, status_.step + max_steps);
-  while (status_.state == FineTuneStatus::State::running && status_.step < target) advance(1);
-  if (status_.state == FineTuneStatus::State::running && status_.step >= status_.total_steps)
+  while (phase_ == Phase::preparing && status_.busy()) advance(1);
+  const int target = status_.step + max_steps;
+  while (status_.busy() && phase_ != Phase::after && status_.step < target) advance(1);
+  while (status_.busy() && phase_ == Phase::checking) advance(1);  // a step's check belongs to it
+  if (phase_ == Phase::after)
     while (status_.busy()) advance(1);
   return status_;
 }
@@ -286,7 +387,7 @@ Model FineTuner::tuned_model() const {
   tail_->write_to(m);
   m.provenance["finetuned_from"] = base_.provenance.count("name") ? base_.provenance.at("name") : base_.arch.name;
   m.provenance["finetune_samples"] = std::to_string(status_.train_samples);
-  m.provenance["finetune_steps"] = std::to_string(status_.step);
+  m.provenance["finetune_steps"] = std::to_string(status_.best_step);
   m.provenance["finetune_optimizer"] = config_.optimizer.kind;
   m.provenance["finetuned_by"] = "digitlab engine";
   m.provenance["finetune_trained_layers"] = trainable_layers_name(config_.trainable);

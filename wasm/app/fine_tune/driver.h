@@ -17,24 +17,30 @@
 #include <memory>
 #include <string>
 
+#include <chrono>
+
 #include "digitlab/idx.h"
 #include "fine_tuner.h"
 
 namespace digitlab {
+
 
 class FineTuneDriver {
  public:
   enum class Event { none, finished, failed };
   virtual ~FineTuneDriver() = default;
 
-  // Starts a session from base on samples (replay digits mixed in). Throws Error (nothing running)
-  // for an empty sample set, a model that cannot be tuned or a bad setting.
-  virtual void start(const Model& base, const Dataset& replay, const Dataset& samples, const FineTuneConfig& config) = 0;
+  // Starts a session. Throws Error (nothing running) for an empty sample set, a model that cannot be
+  // tuned or a bad setting.
+  virtual void start(const FineTuneData& data, const FineTuneConfig& config) = 0;
   // The frame's share: advances the session (in budget_ms, where it runs here) or takes what the
   // worker sent. Returns finished once, on the tick the session completes (result() is then valid),
   // or failed once with status().message.
   virtual Event tick(double budget_ms) = 0;
   virtual void cancel() = 0;  // drops the session; the status shows idle again
+  // Ends training early and keeps the best weights so far (FineTuner::stop); the session then
+  // finishes as usual, with its "after" measurements.
+  virtual void stop() = 0;
   // Gets the training code compiled and warm for this model before a person's first session, with
   // nothing to see: browsers compile wasm lazily, a function at its first call, and run it in a
   // baseline tier until it is hot (the first slice of a whole-network session took 29 ms in
@@ -51,10 +57,12 @@ class FineTuneDriver {
 
 class SlicedFineTuneDriver : public FineTuneDriver {
  public:
-  void start(const Model& base, const Dataset& replay, const Dataset& samples, const FineTuneConfig& config) override;
-  // Advances slice by slice while the next slice should fit in budget_ms (at least one slice).
+  void start(const FineTuneData& data, const FineTuneConfig& config) override;
+  // Advances slice by slice while the next slice should fit in budget_ms (at least one slice), and
+  // estimates the time left from the steps so far.
   Event tick(double budget_ms) override;
   void cancel() override;
+  void stop() override;
   // One whole-network training step on one replay digit, here and now (a few milliseconds).
   void warm_up(const Model& base, const Dataset& replay) override;
 
@@ -65,9 +73,13 @@ class SlicedFineTuneDriver : public FineTuneDriver {
   const char* runs_in() const override { return "main thread"; }
 
  private:
+  void estimate_time_left();
+
   std::unique_ptr<FineTuner> tuner_;
   std::unique_ptr<Model> result_;
   FineTuneStatus status_;
+  std::chrono::steady_clock::time_point training_since_;  // when the first step ran
+  int steps_at_start_ = -1;                               // steps done then (-1: not training yet)
   double longest_slice_ms_ = 0;
 };
 

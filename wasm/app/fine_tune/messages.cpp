@@ -14,6 +14,7 @@ namespace {
 using nlohmann::json;
 
 const char* const kStates[] = {"idle", "preparing", "running", "done", "failed"};
+const char* const kEndings[] = {"", "budget", "no improvement", "stopped"};
 
 json parse_object(const std::string& text, const char* what) {
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
@@ -74,16 +75,16 @@ Dataset decode_pair(const std::vector<uint8_t>& images, const std::vector<uint8_
 
 }  // namespace
 
-FineTuneRequest make_fine_tune_request(const Model& base, const Dataset& replay, const Dataset& samples,
-                                       const FineTuneConfig& config) {
+FineTuneRequest make_fine_tune_request(const FineTuneData& data, const FineTuneConfig& config) {
   FineTuneRequest r;
-  r.parts[FineTuneRequest::model] = encode_model(base);
+  r.parts[FineTuneRequest::model] = encode_model(data.base);
   const auto pair = [&](const Dataset& d, FineTuneRequest::Part images, FineTuneRequest::Part labels) {
     r.parts[images] = idx_bytes({uint32_t(d.size()), uint32_t(d.rows), uint32_t(d.cols)}, d.images);
     r.parts[labels] = idx_bytes({uint32_t(d.size())}, d.labels);
   };
-  if (replay.size() > 0) pair(replay, FineTuneRequest::replay_images, FineTuneRequest::replay_labels);
-  pair(samples, FineTuneRequest::sample_images, FineTuneRequest::sample_labels);
+  if (data.replay.size() > 0) pair(data.replay, FineTuneRequest::replay_images, FineTuneRequest::replay_labels);
+  if (data.probe.size() > 0) pair(data.probe, FineTuneRequest::probe_images, FineTuneRequest::probe_labels);
+  pair(data.samples, FineTuneRequest::sample_images, FineTuneRequest::sample_labels);
   r.config = fine_tune_config_to_json(config);
   return r;
 }
@@ -96,8 +97,11 @@ DecodedFineTuneRequest decode_fine_tune_request(const FineTuneRequest& r) {
   } catch (const Error& e) {
     throw Error(std::string("the model to fine-tune: ") + e.what());
   }
-  if (!r.parts[FineTuneRequest::replay_images].empty() || !r.parts[FineTuneRequest::replay_labels].empty())
-    d.replay = decode_pair(r.parts[FineTuneRequest::replay_images], r.parts[FineTuneRequest::replay_labels], "replay digits");
+  const auto optional_pair = [&](FineTuneRequest::Part images, FineTuneRequest::Part labels, Dataset& out, const char* what) {
+    if (!r.parts[images].empty() || !r.parts[labels].empty()) out = decode_pair(r.parts[images], r.parts[labels], what);
+  };
+  optional_pair(FineTuneRequest::replay_images, FineTuneRequest::replay_labels, d.replay, "replay digits");
+  optional_pair(FineTuneRequest::probe_images, FineTuneRequest::probe_labels, d.probe, "MNIST digits for the forgetting measure");
   d.samples = decode_pair(r.parts[FineTuneRequest::sample_images], r.parts[FineTuneRequest::sample_labels], "samples");
   d.config = fine_tune_config_from_json(r.config);
   return d;
@@ -105,7 +109,8 @@ DecodedFineTuneRequest decode_fine_tune_request(const FineTuneRequest& r) {
 
 std::string fine_tune_config_to_json(const FineTuneConfig& c) {
   const OptimizerOptions& o = c.optimizer;
-  return json{{"trainable", trainable_layers_name(c.trainable)}, {"epochs", c.epochs}, {"batch", c.batch},
+  return json{{"trainable", trainable_layers_name(c.trainable)}, {"epochs", c.epochs}, {"maxSteps", c.max_steps},
+              {"checks", c.checks}, {"patience", c.patience}, {"batch", c.batch},
               {"replayPerBatch", c.replay_per_batch}, {"holdout", c.holdout}, {"shiftedCopies", c.shifted_copies},
               {"seed", c.seed},
               {"optimizer", {{"kind", o.kind}, {"lr", o.lr}, {"momentum", o.momentum}, {"beta1", o.beta1},
@@ -122,6 +127,9 @@ FineTuneConfig fine_tune_config_from_json(const std::string& text) {
   read(j, "trainable", trainable, what);
   c.trainable = parse_trainable_layers(trainable);
   read(j, "epochs", c.epochs, what);
+  read(j, "maxSteps", c.max_steps, what);
+  read(j, "checks", c.checks, what);
+  read(j, "patience", c.patience, what);
   read(j, "batch", c.batch, what);
   read(j, "replayPerBatch", c.replay_per_batch, what);
   read(j, "holdout", c.holdout, what);
@@ -144,18 +152,23 @@ FineTuneConfig fine_tune_config_from_json(const std::string& text) {
 }
 
 const char* fine_tune_state_name(FineTuneStatus::State state) { return kStates[int(state)]; }
+const char* fine_tune_ending_name(FineTuneStatus::Ending ending) { return kEndings[int(ending)]; }
 
 std::string fine_tune_status_to_json(const FineTuneStatus& s, double longest_slice_ms) {
-  json losses = json::array(), accuracies = json::array();
-  for (float v : s.loss_history) losses.push_back(number_or_null(v));
-  for (float v : s.accuracy_history) accuracies.push_back(number_or_null(v));
-  return json{{"state", fine_tune_state_name(s.state)}, {"step", s.step}, {"totalSteps", s.total_steps}, {"epoch", s.epoch},
-              {"workDone", s.work_done}, {"workTotal", s.work_total}, {"lastLoss", number_or_null(s.last_loss)},
-              {"loss", losses}, {"accuracy", accuracies}, {"trainSamples", s.train_samples},
-              {"heldoutSamples", s.heldout_samples}, {"heldoutBefore", number_or_null(s.heldout_before)},
-              {"heldoutAfter", number_or_null(s.heldout_after)}, {"replayBefore", number_or_null(s.replay_before)},
-              {"replayAfter", number_or_null(s.replay_after)}, {"message", s.message},
-              {"longestSliceMs", longest_slice_ms}}
+  const auto series = [](const std::vector<float>& values) {
+    json out = json::array();
+    for (float v : values) out.push_back(number_or_null(v));
+    return out;
+  };
+  return json{{"state", fine_tune_state_name(s.state)}, {"ending", fine_tune_ending_name(s.ending)}, {"step", s.step},
+              {"totalSteps", s.total_steps}, {"epoch", s.epoch}, {"workDone", s.work_done}, {"workTotal", s.work_total},
+              {"lastLoss", number_or_null(s.last_loss)}, {"loss", series(s.loss_history)},
+              {"accuracy", series(s.accuracy_history)}, {"heldout", series(s.heldout_history)},
+              {"pointsEvery", s.points_every}, {"bestStep", s.best_step}, {"trainSamples", s.train_samples},
+              {"heldoutSamples", s.heldout_samples}, {"mnistDigits", s.mnist_digits},
+              {"heldoutBefore", number_or_null(s.heldout_before)}, {"heldoutAfter", number_or_null(s.heldout_after)},
+              {"mnistBefore", number_or_null(s.mnist_before)}, {"mnistAfter", number_or_null(s.mnist_after)},
+              {"etaSeconds", number_or_null(s.eta_seconds)}, {"message", s.message}, {"longestSliceMs", longest_slice_ms}}
       .dump();
 }
 
@@ -169,6 +182,12 @@ FineTuneStatus fine_tune_status_from_json(const std::string& text, double* longe
   for (int i = 0; i < 5; ++i)
     if (state == kStates[i]) s.state = FineTuneStatus::State(i), known = true;
   if (!known) throw Error("fine-tuning status: unknown state '" + state.substr(0, 16) + "'");
+  std::string ending;
+  read(j, "ending", ending, what);
+  known = false;
+  for (int i = 0; i < 4; ++i)
+    if (ending == kEndings[i]) s.ending = FineTuneStatus::Ending(i), known = true;
+  if (!known) throw Error("fine-tuning status: unknown ending '" + ending.substr(0, 16) + "'");
   read(j, "step", s.step, what);
   read(j, "totalSteps", s.total_steps, what);
   read(j, "epoch", s.epoch, what);
@@ -184,12 +203,18 @@ FineTuneStatus fine_tune_status_from_json(const std::string& text, double* longe
   };
   series("loss", s.loss_history);
   series("accuracy", s.accuracy_history);
+  series("heldout", s.heldout_history);
+  read(j, "pointsEvery", s.points_every, what);
+  read(j, "bestStep", s.best_step, what);
   read(j, "trainSamples", s.train_samples, what);
   read(j, "heldoutSamples", s.heldout_samples, what);
+  read(j, "mnistDigits", s.mnist_digits, what);
   s.heldout_before = number_or_nan(j, "heldoutBefore");
   s.heldout_after = number_or_nan(j, "heldoutAfter");
-  s.replay_before = number_or_nan(j, "replayBefore");
-  s.replay_after = number_or_nan(j, "replayAfter");
+  s.mnist_before = number_or_nan(j, "mnistBefore");
+  s.mnist_after = number_or_nan(j, "mnistAfter");
+  const double eta = number_or_nan(j, "etaSeconds");
+  s.eta_seconds = std::isfinite(eta) ? eta : -1;
   read(j, "message", s.message, what);
   if (longest_slice_ms) {
     *longest_slice_ms = 0;

@@ -14,19 +14,19 @@
 namespace digitlab {
 
 struct FineTuneRequest {
-  // The parts in the order the worker's tuner_part() numbers them.
-  enum Part { model, replay_images, replay_labels, sample_images, sample_labels, part_count };
-  std::vector<uint8_t> parts[part_count];  // safetensors, then IDX pairs (replay may be empty)
+  // The parts in the order the worker's fine_tune_part() numbers them.
+  enum Part { model, replay_images, replay_labels, probe_images, probe_labels, sample_images, sample_labels, part_count };
+  std::vector<uint8_t> parts[part_count];  // safetensors, then IDX pairs (replay and probe may be empty)
   std::string config;                      // JSON, fine_tune_config_to_json
 };
 
-FineTuneRequest make_fine_tune_request(const Model& base, const Dataset& replay, const Dataset& samples,
-                                       const FineTuneConfig& config);
+FineTuneRequest make_fine_tune_request(const FineTuneData& data, const FineTuneConfig& config);
 
 struct DecodedFineTuneRequest {
   Model base;
-  Dataset replay, samples;
+  Dataset replay, probe, samples;
   FineTuneConfig config;
+  FineTuneData data() const { return {base, replay, probe, samples}; }
 };
 // Throws Error naming the part that is wrong (FineTuner checks the values when it starts).
 DecodedFineTuneRequest decode_fine_tune_request(const FineTuneRequest& request);
@@ -36,6 +36,8 @@ FineTuneConfig fine_tune_config_from_json(const std::string& json);  // throws E
 
 // "idle", "preparing", "running", "done" or "failed": the names the messages and state() use.
 const char* fine_tune_state_name(FineTuneStatus::State state);
+// "", "budget", "no improvement" or "stopped": why training ended (FineTuneStatus::Ending).
+const char* fine_tune_ending_name(FineTuneStatus::Ending ending);
 
 // The status and the longest uninterrupted piece of work so far (worker side, milliseconds).
 std::string fine_tune_status_to_json(const FineTuneStatus& status, double longest_slice_ms);

@@ -10,7 +10,7 @@ bool FineTuneWorker::start(const FineTuneRequest& request) {
   start_error_.clear();
   try {
     const DecodedFineTuneRequest r = decode_fine_tune_request(request);
-    driver_.start(r.base, r.replay, r.samples, r.config);
+    driver_.start(r.data(), r.config);
     return true;
   } catch (const Error& e) {
     start_error_ = std::string("fine-tuning could not start: ") + e.what();

@@ -19,6 +19,7 @@ class FineTuneWorker {
   bool start(const FineTuneRequest& request);
   FineTuneDriver::Event advance(double budget_ms);  // at least one slice of work
   void cancel() { driver_.cancel(); }
+  void stop() { driver_.stop(); }  // end training, keep the best so far
   bool active() const { return driver_.active(); }
 
   std::string status_json() const;

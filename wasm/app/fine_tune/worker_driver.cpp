@@ -6,11 +6,10 @@
 
 namespace digitlab {
 
-void WorkerFineTuneDriver::start(const Model& base, const Dataset& replay, const Dataset& samples,
-                                 const FineTuneConfig& config) {
+void WorkerFineTuneDriver::start(const FineTuneData& data, const FineTuneConfig& config) {
   if (!link_ || !link_->ready()) {
     cancel();
-    local_driver_.start(base, replay, samples, config);
+    local_driver_.start(data, config);
     local_ = true;
     return;
   }
@@ -18,8 +17,8 @@ void WorkerFineTuneDriver::start(const Model& base, const Dataset& replay, const
   // FineTuner here to check the rest (the model) would cost the page 20-40 ms; a model the trainer
   // cannot take is refused by the worker a message later, as a failed session with the reason.
   FineTuner::check_config(config);
-  check_fine_tune_samples(base.arch, samples);
-  FineTuneRequest request = make_fine_tune_request(base, replay, samples, config);
+  check_fine_tune_samples(data.base.arch, data.samples);
+  FineTuneRequest request = make_fine_tune_request(data, config);
   cancel();
   local_ = false;
   ++session_;
@@ -58,7 +57,8 @@ void WorkerFineTuneDriver::send_warm_up() {
   config.replay_per_batch = 2;
   config.holdout = 0.f;
   try {
-    link_->start(kWarmUpSession, make_fine_tune_request(*base, warm_up_replay_, warm_up_replay_.slice(0, 2), config));
+    const Dataset samples = warm_up_replay_.slice(0, 2), no_probe;
+    link_->start(kWarmUpSession, make_fine_tune_request({*base, warm_up_replay_, no_probe, samples}, config));
   } catch (const Error&) {  // a model that cannot be sent cannot be tuned either: nothing to warm
   }
 }
@@ -77,6 +77,11 @@ void WorkerFineTuneDriver::cancel() {
   result_.reset();
   pending_ = Event::none;
   status_ = FineTuneStatus{};
+}
+
+void WorkerFineTuneDriver::stop() {
+  if (local_) local_driver_.stop();
+  else if (remote_active_ && link_) link_->stop(session_);
 }
 
 Model WorkerFineTuneDriver::result() const {

@@ -24,6 +24,7 @@ class FineTuneWorkerLink {
   virtual bool ready() const = 0;  // a worker is loaded and takes sessions
   virtual void start(int session, const FineTuneRequest& request) = 0;
   virtual void cancel(int session) = 0;
+  virtual void stop(int session) = 0;  // end training, keep the best weights so far
 };
 
 class WorkerFineTuneDriver : public FineTuneDriver {
@@ -32,9 +33,10 @@ class WorkerFineTuneDriver : public FineTuneDriver {
 
   // Checks the settings and samples here (an error is thrown at once), then sends the session to
   // the worker, or runs it here without one. A model the trainer cannot take fails a message later.
-  void start(const Model& base, const Dataset& replay, const Dataset& samples, const FineTuneConfig& config) override;
+  void start(const FineTuneData& data, const FineTuneConfig& config) override;
   Event tick(double budget_ms) override;  // takes what the worker sent since the last tick
   void cancel() override;
+  void stop() override;
   // Where sessions will run: in the worker, a tiny whole-network session it runs and nobody sees, as
   // soon as it is ready (browsers also optimise wasm later, on background threads, so a person's
   // first session would otherwise share a small machine's cores with that compile and stutter the

@@ -26,6 +26,9 @@ EM_JS(void, fine_tune_worker_start, (int session, const uint8_t* const* data, co
 EM_JS(void, fine_tune_worker_cancel, (int session), {
   if (Module.fineTuneWorker) Module.fineTuneWorker.post({ type: 'cancel', session });
 });
+EM_JS(void, fine_tune_worker_stop, (int session), {
+  if (Module.fineTuneWorker) Module.fineTuneWorker.post({ type: 'stop', session });
+});
 
 }  // namespace
 
@@ -43,5 +46,6 @@ void WebFineTuneWorkerLink::start(int session, const FineTuneRequest& request) {
 }
 
 void WebFineTuneWorkerLink::cancel(int session) { fine_tune_worker_cancel(session); }
+void WebFineTuneWorkerLink::stop(int session) { fine_tune_worker_stop(session); }
 
 }  // namespace digitlab

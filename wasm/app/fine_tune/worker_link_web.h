@@ -12,6 +12,7 @@ class WebFineTuneWorkerLink : public FineTuneWorkerLink {
   bool ready() const override;
   void start(int session, const FineTuneRequest& request) override;
   void cancel(int session) override;
+  void stop(int session) override;
 };
 
 }  // namespace digitlab

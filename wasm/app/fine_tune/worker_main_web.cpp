@@ -52,5 +52,6 @@ extern "C" EMSCRIPTEN_KEEPALIVE const char* fine_tune_status() {
 extern "C" EMSCRIPTEN_KEEPALIVE const uint8_t* fine_tune_result_data() { return g_result.data(); }
 extern "C" EMSCRIPTEN_KEEPALIVE int fine_tune_result_size() { return int(g_result.size()); }
 extern "C" EMSCRIPTEN_KEEPALIVE void fine_tune_cancel() { g_worker.cancel(); }
+extern "C" EMSCRIPTEN_KEEPALIVE void fine_tune_stop() { g_worker.stop(); }
 
 int main() { return 0; }
