@@ -10,7 +10,8 @@ import http.server
 class Handler(http.server.SimpleHTTPRequestHandler):
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map,
                       ".wasm": "application/wasm", ".js": "text/javascript",
-                      ".safetensors": "application/octet-stream", ".idx": "application/octet-stream"}
+                      ".safetensors": "application/octet-stream", ".idx": "application/octet-stream",
+                      ".webmanifest": "application/manifest+json"}
 
     def end_headers(self):
         self.send_header("Cache-Control", "no-cache")

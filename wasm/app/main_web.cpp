@@ -35,6 +35,27 @@ bool g_pointer_entered = false;
 // a slow one (docs/benchmarks.md). With the worker, a tick only takes what it sent.
 constexpr double kFineTuneBudgetMs = 6.0;
 
+// The page draws only when something changes: input, a model or a session under way, a worker's
+// message. Each of those asks for a few frames (hover states and the last stroke settle), and
+// otherwise frame() returns at once: an idle page costs the browser one empty callback a frame.
+constexpr int kFramesAfterAChange = 12;
+int g_frames_wanted = kFramesAfterAChange;
+bool g_always_draw = false;  // the old behaviour, for measuring against (?draw=always)
+void want_frames() { g_frames_wanted = kFramesAfterAChange; }
+
+// The density the fonts were rasterised at; a change (another screen, browser zoom) loads them again.
+float g_font_scale = 0;
+void fit_fonts_to_density() {
+  const float dpr = float(emscripten_get_device_pixel_ratio());
+  if (dpr == g_font_scale) return;
+  const bool first = g_font_scale == 0;  // the backend's first NewFrame uploads the atlas itself
+  g_font_scale = g_ui.scale = dpr;
+  g_ui.fonts_loaded = digitlab::ui_set_scale(g_ui.fonts, dpr, "/fonts");
+  if (first) return;
+  ImGui_ImplOpenGL3_DestroyFontsTexture();
+  ImGui_ImplOpenGL3_CreateFontsTexture();
+}
+
 // Keeps the canvas backing store at CSS size x devicePixelRatio (sharp on HiDPI screens). Goes through
 // Emscripten's Browser.setCanvasSize so GLFW learns the new size; ImGui's own Emscripten resize helper
 // calls glfwSetWindowSize, which in Emscripten 3.1.6 requests fullscreen when the canvas happens to be
@@ -47,14 +68,25 @@ EM_JS(void, fit_canvas_backing_store, (), {
 
 EM_BOOL fit_canvas_to_window(int, const EmscriptenUiEvent*, void*) {
   fit_canvas_backing_store();
+  want_frames();
   return EM_FALSE;
 }
 
 // Every mouse position GLFW reports, not only the last one of a frame: the pad draws through them.
-void cursor_moved(GLFWwindow*, double x, double y) { g_ui.pointer_trail.push_back({float(x), float(y)}); }
+void cursor_moved(GLFWwindow*, double x, double y) {
+  g_ui.pointer_trail.push_back({float(x), float(y)});
+  want_frames();
+}
+
+bool something_to_draw() {
+  return g_always_draw || g_frames_wanted > 0 || g_app.tuning->active() || g_app.predictor.pending() || g_ui.drawing;
+}
 
 void frame() {
+  if (!something_to_draw()) return;
+  if (g_frames_wanted > 0) --g_frames_wanted;
   const double t0 = emscripten_get_now();
+  fit_fonts_to_density();
   glfwPollEvents();
   ImGui_ImplOpenGL3_NewFrame();
   ImGui_ImplGlfw_NewFrame();
@@ -86,7 +118,32 @@ const char* keep(const std::string& s) {  // returned strings live until the nex
 
 // ---- window.app's C side (web/static/shell.js calls these through Module) ----
 
-extern "C" EMSCRIPTEN_KEEPALIVE const char* app_state_json_js() { return keep(digitlab::app_state_json(g_app)); }
+// The app's state (app_state_json.cpp) and what the page chose for this screen.
+extern "C" EMSCRIPTEN_KEEPALIVE const char* app_state_json_js() {
+  nlohmann::json s = nlohmann::json::parse(digitlab::app_state_json(g_app));
+  static const char* const pages[] = {"draw", "samples", "train", "model"};
+  s["ui"] = {{"layout", g_ui.layout}, {"page", pages[int(g_ui.page)]}, {"touch", g_ui.touch}, {"fonts", g_ui.fonts_loaded}};
+  return keep(s.dump());
+}
+
+// The page asks for frames when something happened that the app did not see itself (input, a
+// resize, a call of window.app); draw: 1 draws every frame from now on (measuring), 0 only on change.
+extern "C" EMSCRIPTEN_KEEPALIVE void app_wake() { want_frames(); }
+extern "C" EMSCRIPTEN_KEEPALIVE void app_set_always_draw(int draw) {
+  g_always_draw = draw != 0;
+  want_frames();
+}
+// A finger (or pen) is the pointer: larger targets. Set by pointer.js at the first touch, and at start
+// when the screen's primary pointer is coarse.
+extern "C" EMSCRIPTEN_KEEPALIVE void app_set_touch(int touch) {
+  g_ui.touch = touch != 0;
+  want_frames();
+}
+// Phones: which page to show (0 draw, 1 samples, 2 train, 3 model), as the navigation bar does.
+extern "C" EMSCRIPTEN_KEEPALIVE void app_show_page(int page) {
+  if (page >= 0 && page <= 3) g_ui.page = digitlab::UiState::Page(page);
+  want_frames();
+}
 
 // {name: [x, y, width, height]} of the controls laid out in the last frame, framebuffer pixels.
 extern "C" EMSCRIPTEN_KEEPALIVE const char* app_controls_json() { return keep(nlohmann::json(g_ui.controls).dump()); }
@@ -110,6 +167,7 @@ extern "C" EMSCRIPTEN_KEEPALIVE int app_fine_tune_js(const char* layers) {
   return digitlab::app_start_fine_tune(g_app) ? 1 : 0;
 }
 extern "C" EMSCRIPTEN_KEEPALIVE void app_cancel_fine_tune_js() { digitlab::app_cancel_fine_tune(g_app); }
+extern "C" EMSCRIPTEN_KEEPALIVE void app_stop_fine_tune_js() { digitlab::app_stop_fine_tune(g_app); }
 extern "C" EMSCRIPTEN_KEEPALIVE void app_revert_js() { digitlab::app_revert(g_app); }
 extern "C" EMSCRIPTEN_KEEPALIVE const char* app_notice() { return g_app.notice.c_str(); }
 extern "C" EMSCRIPTEN_KEEPALIVE const char* app_model_error() { return g_app.model_error.c_str(); }
@@ -117,8 +175,9 @@ extern "C" EMSCRIPTEN_KEEPALIVE int app_import_samples_js(const char* images, co
   return digitlab::app_import_samples(g_app, images, labels) ? 1 : 0;
 }
 extern "C" EMSCRIPTEN_KEEPALIVE const char* app_current_model_path() { return keep(digitlab::app_current_model_path(g_app)); }
-extern "C" EMSCRIPTEN_KEEPALIVE const char* app_samples_path(int labels) {
-  return keep(labels ? g_app.samples.labels_path() : g_app.samples.images_path());
+// Writes every sample as an IDX pair at these paths (in the module's memory file system); 1 on success.
+extern "C" EMSCRIPTEN_KEEPALIVE int app_export_samples_js(const char* images, const char* labels) {
+  return digitlab::app_export_samples(g_app, images, labels) ? 1 : 0;
 }
 
 // Touch and pen, fed by the page's pointer-event handlers (web/static/pointer.js). Emscripten 3.1.6's
@@ -133,6 +192,8 @@ extern "C" EMSCRIPTEN_KEEPALIVE void app_pointer_js(int pen, float x, float y, i
     g_pointer_entered = true;
   }
   ImGuiIO& io = ImGui::GetIO();
+  want_frames();
+  if (!g_ui.touch) app_set_touch(1);
   io.AddMouseSourceEvent(pen ? ImGuiMouseSource_Pen : ImGuiMouseSource_TouchScreen);
   io.AddMousePosEvent(x, y);
   g_ui.pointer_trail.push_back({x, y});
@@ -140,22 +201,39 @@ extern "C" EMSCRIPTEN_KEEPALIVE void app_pointer_js(int pen, float x, float y, i
 }
 
 // Messages from the fine-tuning worker (web/static/shell.js forwards them; worker_link_web.cpp sends).
+// They arrive in a hidden tab too, where no frame runs: a session's end is handled here and now (its
+// model saved), not at the next frame, so a tab closed in the background keeps it.
+void after_worker_message() {
+  digitlab::app_tick(g_app, 0);
+  want_frames();
+}
 extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_status(int session, const char* status_json) {
   g_tuner->on_status(session, status_json);
+  after_worker_message();
 }
 // Takes a copy of the tuned model's bytes (malloc'ed by the page).
 extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_finished(int session, const char* status_json,
                                                                   const uint8_t* model, int size) {
   g_tuner->on_finished(session, status_json, model, size_t(size));
+  after_worker_message();
 }
 // The worker has loaded: it warms up on the model in use while the page is idle.
 extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_ready() { g_tuner->on_worker_ready(); }
-extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_lost(const char* why) { g_tuner->on_worker_lost(why); }
+extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_lost(const char* why) {
+  g_tuner->on_worker_lost(why);
+  after_worker_message();
+}
 
 // Called by the page once IndexedDB is mounted at /data and the shipped files are in /models.
 extern "C" EMSCRIPTEN_KEEPALIVE int app_start_js() {
-  const bool ok = digitlab::app_start(g_app, "/models", "digitlab-cnn", "/models/mnist-replay-1000-images.idx.gz",
-                                      "/models/mnist-replay-1000-labels.idx.gz");
+  digitlab::ShippedFiles files;
+  files.models_dir = "/models";
+  files.default_id = "digitlab-cnn";
+  files.replay_images = "/models/mnist-replay-1000-images.idx.gz";
+  files.replay_labels = "/models/mnist-replay-1000-labels.idx.gz";
+  files.probe_images = "/models/mnist-test-500-images.idx.gz";
+  files.probe_labels = "/models/mnist-test-500-labels.idx.gz";
+  const bool ok = digitlab::app_start(g_app, files);
   digitlab::app_refresh(g_app);
   return ok ? 1 : 0;
 }
@@ -202,17 +280,15 @@ int main() {
   ImGui::CreateContext();
   ImGuiIO& io = ImGui::GetIO();
   io.IniFilename = nullptr;  // layout is fixed; nothing to persist
-  ImGui::StyleColorsDark();
-  // ImGui works in canvas pixels; scale text and spacing to the screen's pixel density.
-  const float dpr = float(emscripten_get_device_pixel_ratio());
-  g_ui.scale = dpr;
-  io.FontGlobalScale = dpr;
-  ImGui::GetStyle().ScaleAllSizes(dpr);
+  // ImGui works in canvas pixels: fonts and spacing follow the screen's pixel density (the fonts,
+  // Roboto, are embedded in app.wasm at /fonts).
+  g_ui.touch = EM_ASM_INT({ return matchMedia('(pointer: coarse)').matches ? 1 : 0; }) != 0;
   glfwSetCursorPosCallback(g_window, cursor_moved);  // installed first: ImGui's backend chains to it
   ImGui_ImplGlfw_InitForOpenGL(g_window, true);
   emscripten_set_resize_callback(EMSCRIPTEN_EVENT_TARGET_WINDOW, nullptr, false, fit_canvas_to_window);
   fit_canvas_to_window(0, nullptr, nullptr);
   ImGui_ImplOpenGL3_Init("#version 300 es");
+  g_always_draw = EM_ASM_INT({ return new URLSearchParams(location.search).get('draw') === 'always' ? 1 : 0; }) != 0;
 
   // Mount IndexedDB-backed storage and read it back before the page starts the app.
   EM_ASM({

@@ -1,8 +1,9 @@
 // The page's fine-tuning worker: runs sessions in fine_tune.wasm (wasm/app/fine_tune/worker_main_web.cpp) off the
 // page's thread, so drawing stays smooth however long a training step takes. Protocol (shell.js is
 // the other end):
-//   page -> worker: {type: 'start', session, parts: [model, replay images, replay labels, sample
-//                    images, sample labels] (Uint8Arrays), config (JSON)}, {type: 'cancel', session}
+//   page -> worker: {type: 'start', session, parts: [model, replay images, replay labels, probe
+//                    images, probe labels, sample images, sample labels] (Uint8Arrays), config (JSON)},
+//                   {type: 'cancel', session}, {type: 'stop', session} (end training, keep the best)
 //   worker -> page: {type: 'ready'}, {type: 'status', session, status (JSON)} after every chunk of
 //                   work, {type: 'finished', session, status, model (Uint8Array, .safetensors)},
 //                   {type: 'lost', message} if the module stops.
@@ -42,6 +43,8 @@ self.onmessage = (e) => {
   const m = e.data;
   if (m.type === 'cancel') {
     if (m.session === session) { Module._fine_tune_cancel(); session = null; }
+  } else if (m.type === 'stop') {
+    if (m.session === session) Module._fine_tune_stop();
   } else if (m.type === 'start') {
     m.parts.forEach((bytes, i) => {
       const p = Module._fine_tune_part(i, bytes.length);  // may grow the heap: read HEAPU8 after

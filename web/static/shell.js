@@ -37,6 +37,14 @@
     },
     // A plain object: what the page shows right now (see web/README.md for every field).
     state() { return JSON.parse(Module.UTF8ToString(Module._app_state_json_js())); },
+    // On a phone, the page shown: 'draw', 'samples', 'train' or 'model' (the navigation bar's).
+    showPage(name) {
+      const i = ['draw', 'samples', 'train', 'model'].indexOf(name);
+      if (i < 0) throw new Error(`no page '${name}'`);
+      Module._app_show_page(i);
+    },
+    // Stops a fine-tuning session early and keeps the best weights so far (the Stop button).
+    stopFineTune() { Module._app_stop_fine_tune_js(); },
     // The drawing pad's position and size in CSS pixels, relative to the viewport.
     drawingRect() {
       const side = Module._app_pad_rect(2);
@@ -47,11 +55,15 @@
     // A control's rectangle in CSS pixels, as drawingRect(): 'clear', 'undo', 'digit-0'..'digit-9',
     // 'fine-tune', 'model-picker', 'model-<id>' (while the picker is open), 'sample-<i>'; null when
     // it is not on screen. For pressing controls with a real mouse, finger or pen.
-    controlRect(name) {
-      const c = JSON.parse(Module.UTF8ToString(Module._app_controls_json()))[name];
-      if (!c) return null;
+    controlRect(name) { return this.controls()[name] || null; },
+    // Every control laid out in the last frame: {name: {x, y, width, height}} in CSS pixels.
+    controls() {
+      const all = JSON.parse(Module.UTF8ToString(Module._app_controls_json()));
       const r = canvas.getBoundingClientRect(), k = r.width / canvas.width;
-      return { x: r.left + c[0] * k, y: r.top + c[1] * k, width: c[2] * k, height: c[3] * k };
+      const out = {};
+      for (const [name, c] of Object.entries(all))
+        out[name] = { x: r.left + c[0] * k, y: r.top + c[1] * k, width: c[2] * k, height: c[3] * k };
+      return out;
     },
     // Adds the current drawing as a sample with this label (as the 0-9 buttons and keys do).
     addSample(label) { return Module._app_add_sample_js(label) === 1; },
@@ -76,9 +88,11 @@
     // The samples as an IDX pair ({images, labels}: Uint8Array each, the native trainer's format);
     // with {download: true} the browser also saves them as two files.
     exportSamples({ download = false } = {}) {
-      const read = (labels) => { try { return Module.FS.readFile(str(Module._app_samples_path(labels))); } catch { return null; } };
-      const pair = { images: read(0), labels: read(1) };
-      if (download && pair.images) {
+      const paths = ['/tmp/export-images.idx', '/tmp/export-labels.idx'];
+      if (Module.ccall('app_export_samples_js', 'number', ['string', 'string'], paths) !== 1) return { images: null, labels: null };
+      const pair = { images: Module.FS.readFile(paths[0]), labels: Module.FS.readFile(paths[1]) };
+      paths.forEach((p) => Module.FS.unlink(p));
+      if (download) {
         save(pair.images, 'digitlab-samples-images.idx');
         save(pair.labels, 'digitlab-samples-labels.idx');
       }
@@ -111,6 +125,18 @@
     },
   };
 
+  // The page draws only when something changes (main_web.cpp): every call of window.app that can
+  // change what it shows asks for frames, and so does any input.
+  for (const [name, fn] of Object.entries(window.app)) {
+    if (typeof fn !== 'function' || ['state', 'drawingRect', 'controlRect', 'controls', 'saved'].includes(name)) continue;
+    window.app[name] = function (...args) {
+      try { return fn.apply(this, args); } finally { if (Module._app_wake) Module._app_wake(); }
+    };
+  }
+  for (const type of ['pointerdown', 'pointermove', 'pointerup', 'wheel', 'keydown', 'keyup', 'focus', 'visibilitychange']) {
+    window.addEventListener(type, () => { if (Module._app_wake) Module._app_wake(); }, { capture: true, passive: true });
+  }
+
   function save(bytes, name) {
     const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
     const a = document.createElement('a');
@@ -135,7 +161,7 @@
   canvas.addEventListener('dragover', (e) => e.preventDefault());
   canvas.addEventListener('drop', (e) => { e.preventDefault(); openFiles(e.dataTransfer.files); });
 
-  // The shipped models and replay digits (listed in models/manifest.json) go into the module's file
+  // The shipped models and digit sets (listed in models/manifest.json) go into the module's file
   // system; the app then loads them with the person's saved samples and models (IndexedDB at /data).
   async function loadShippedFiles() {
     const get = async (name) => {
@@ -145,7 +171,7 @@
     };
     const manifest = JSON.parse(new TextDecoder().decode(await get('manifest.json')));
     Module.FS.mkdir('/models');
-    const names = [...manifest.models, ...manifest.replay];
+    const names = [...manifest.models, ...manifest.digits];
     const files = await Promise.all(names.map(get));
     names.forEach((name, i) => Module.FS.writeFile('/models/' + name, files[i]));
     if (Module._app_start_js() !== 1) throw new Error(str(Module._app_model_error()) || 'no usable model');
