@@ -21,7 +21,7 @@ export async function draw(page, strokes) {
     await page.mouse.down();
     for (let i = 1; i < stroke.length; i++) {
       const [x0, y0] = at(stroke[i - 1]), [x1, y1] = at(stroke[i]);
-      const steps = Math.max(1, Math.round(Math.hypot(x1 - x0, y1 - y0) / 8));
+      const steps = Math.max(1, Math.round(Math.hypot(x1 - x0, y1 - y0) / 20));
       for (let k = 1; k <= steps; k++) {
         await page.mouse.move(x0 + ((x1 - x0) * k) / steps, y0 + ((y1 - y0) * k) / steps);
         await page.waitForTimeout(4);
@@ -39,4 +39,29 @@ export async function click(page, name) {
   assert.ok(r, `control ${name} should be on screen`);
   await page.mouse.click(r.x + r.width / 2, r.y + r.height / 2);
   await page.waitForTimeout(100);
+}
+
+// One finger along a stroke in pad-relative coordinates, as touchStart/touchMove/touchEnd.
+export async function fingerStroke(cdp, rect, stroke) {
+  const at = ([u, v]) => ({ x: rect.x + u * rect.width, y: rect.y + v * rect.height });
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [at(stroke[0])] });
+  for (let i = 1; i < stroke.length; i++) {
+    const a = at(stroke[i - 1]), b = at(stroke[i]);
+    const steps = Math.max(1, Math.round(Math.hypot(b.x - a.x, b.y - a.y) / 20));
+    for (let k = 1; k <= steps; k++) {
+      const p = { x: a.x + ((b.x - a.x) * k) / steps, y: a.y + ((b.y - a.y) * k) / steps };
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [p] });
+      await new Promise((r) => setTimeout(r, 4));
+    }
+  }
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+export async function tap(cdp, rect) {
+  const p = { x: rect.x + rect.width / 2, y: rect.y + rect.height / 2 };
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [p] });
+  await new Promise((r) => setTimeout(r, 50));
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await new Promise((r) => setTimeout(r, 100));
 }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { artifacts, closeClean, launchBrowser, openPage, startServer } from './browser.mjs';
+import { artifacts, closeClean, launchBrowser, openPage, startServer, state } from './browser.mjs';
 
 let server, browser;
 before(async () => { server = await startServer(); browser = await launchBrowser(); });
@@ -48,5 +48,39 @@ test('a mouse stroke on the pad becomes ink', async () => {
   await page.keyboard.press('z');  // undo
   await page.waitForTimeout(100);
   assert.deepEqual(await ink(), { strokes: 0, hasInk: false });
+  await closeClean(page, errors);
+});
+
+// Quiet when idle: once a change has settled the page stops drawing until something happens, so an
+// open tab costs no CPU. Drawing a stroke, by contrast, draws a frame for every move.
+test('idle: with nothing happening for 5 s the page draws far fewer frames than while drawing', async () => {
+  const { page, errors } = await openPage(browser, server.url);
+  const frames = async () => (await state(page)).perf.framesDrawn;
+  // Settle: the frames that follow loading (fonts, first prediction) end within a few seconds.
+  let last = await frames();
+  for (let i = 0; i < 20; i++) {
+    await page.waitForTimeout(1000);
+    const now = await frames();
+    if (now === last) break;
+    last = now;
+  }
+  const idleStart = await frames();
+  await page.waitForTimeout(5000);
+  const idle = (await frames()) - idleStart;
+
+  const pad = await page.evaluate(() => window.app.drawingRect());
+  const drawStart = await frames();
+  const t0 = Date.now();
+  await page.mouse.move(pad.x + pad.width * 0.3, pad.y + pad.height * 0.2);
+  await page.mouse.down();
+  for (let i = 1; i <= 30; i++) await page.mouse.move(pad.x + pad.width * (0.3 + i * 0.01), pad.y + pad.height * (0.2 + i * 0.02));
+  await page.mouse.up();
+  await page.waitForTimeout(200);
+  const drawing = (await frames()) - drawStart;
+  const drawingSeconds = (Date.now() - t0) / 1000;
+  console.log(`frames: ${idle} in 5 s idle; ${drawing} in ${drawingSeconds.toFixed(1)} s of drawing`);
+  assert.ok(drawing >= 20, `a stroke of 30 moves drew only ${drawing} frames`);
+  assert.ok(idle / 5 <= 0.1 * (drawing / drawingSeconds), `idle page drew ${idle} frames in 5 s`);
+  assert.ok(idle <= 5, `idle page drew ${idle} frames in 5 s`);
   await closeClean(page, errors);
 });

@@ -5,36 +5,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { artifacts, closeClean, launchBrowser, openPage, startServer } from './browser.mjs';
-import { DIGITS } from './drawing.mjs';
+import { DIGITS, fingerStroke, tap } from './drawing.mjs';
 
 let server, browser;
 before(async () => { server = await startServer(); browser = await launchBrowser(); });
 after(async () => { await browser?.close(); server?.stop(); });
-
-// One finger along a stroke in pad-relative coordinates, as touchStart/touchMove/touchEnd.
-async function fingerStroke(cdp, rect, stroke) {
-  const at = ([u, v]) => ({ x: rect.x + u * rect.width, y: rect.y + v * rect.height });
-  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [at(stroke[0])] });
-  for (let i = 1; i < stroke.length; i++) {
-    const a = at(stroke[i - 1]), b = at(stroke[i]);
-    const steps = Math.max(1, Math.round(Math.hypot(b.x - a.x, b.y - a.y) / 8));
-    for (let k = 1; k <= steps; k++) {
-      const p = { x: a.x + ((b.x - a.x) * k) / steps, y: a.y + ((b.y - a.y) * k) / steps };
-      await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [p] });
-      await new Promise((r) => setTimeout(r, 4));
-    }
-  }
-  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
-  await new Promise((r) => setTimeout(r, 100));
-}
-
-async function tap(cdp, rect) {
-  const p = { x: rect.x + rect.width / 2, y: rect.y + rect.height / 2 };
-  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [p] });
-  await new Promise((r) => setTimeout(r, 50));
-  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
-  await new Promise((r) => setTimeout(r, 100));
-}
 
 test('a finger draws digits on a HiDPI touch screen without scrolling or zooming the page', async () => {
   const { page, errors } = await openPage(browser, server.url, { hasTouch: true, deviceScaleFactor: 2 });
