@@ -36,12 +36,22 @@ bool g_pointer_entered = false;
 constexpr double kFineTuneBudgetMs = 6.0;
 
 // The page draws only when something changes: input, a model or a session under way, a worker's
-// message. Each of those asks for a few frames (hover states and the last stroke settle), and
-// otherwise frame() returns at once: an idle page costs the browser one empty callback a frame.
+// message. Each of those asks for a few frames (hover states and the last stroke settle); with
+// nothing to draw the main loop pauses, because even an empty requestAnimationFrame loop costs
+// Chromium ~40 ms of CPU a second here, and the next change resumes it. Every way in that can
+// change what the page shows therefore calls want_frames(): input (GLFW's callbacks and shell.js's
+// listeners), window.app's calls (shell.js wraps them), the worker's messages, the start.
 constexpr int kFramesAfterAChange = 12;
 int g_frames_wanted = kFramesAfterAChange;
 bool g_always_draw = false;  // the old behaviour, for measuring against (?draw=always)
-void want_frames() { g_frames_wanted = kFramesAfterAChange; }
+bool g_loop_paused = false;
+void want_frames() {
+  g_frames_wanted = kFramesAfterAChange;
+  if (g_loop_paused) {
+    g_loop_paused = false;
+    emscripten_resume_main_loop();
+  }
+}
 
 // The density the fonts were rasterised at; a change (another screen, browser zoom) loads them again.
 float g_font_scale = 0;
@@ -83,7 +93,11 @@ bool something_to_draw() {
 }
 
 void frame() {
-  if (!something_to_draw()) return;
+  if (!something_to_draw()) {
+    g_loop_paused = true;
+    emscripten_pause_main_loop();
+    return;
+  }
   if (g_frames_wanted > 0) --g_frames_wanted;
   const double t0 = emscripten_get_now();
   fit_fonts_to_density();
@@ -218,7 +232,10 @@ extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_finished(int session, 
   after_worker_message();
 }
 // The worker has loaded: it warms up on the model in use while the page is idle.
-extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_ready() { g_tuner->on_worker_ready(); }
+extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_ready() {
+  g_tuner->on_worker_ready();
+  want_frames();  // a session waiting for the worker may start now
+}
 extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_lost(const char* why) {
   g_tuner->on_worker_lost(why);
   after_worker_message();
@@ -235,6 +252,7 @@ extern "C" EMSCRIPTEN_KEEPALIVE int app_start_js() {
   files.probe_labels = "/models/mnist-test-500-labels.idx.gz";
   const bool ok = digitlab::app_start(g_app, files);
   digitlab::app_refresh(g_app);
+  want_frames();
   return ok ? 1 : 0;
 }
 
