@@ -1,6 +1,13 @@
-// The page's own figures (issue 5's goals), measured in headless Debian Chromium on localhost:
-// bundle size (gzip, without model weights), navigation -> first prediction, inference time per
-// stroke update, and frame times while fine-tuning runs. Prints a table; run by `./run bench page`.
+// The page's own figures, measured in headless Debian Chromium on localhost (issue 17's list):
+//   - bundle size (gzip, without model weights);
+//   - idle CPU time per second, drawing every frame (?draw=always, the old behaviour) vs drawing only
+//     on change (the default), from CDP Performance.getMetrics' TaskDuration over 5 s;
+//   - navigation -> model ready (the first prediction possible), and inference per stroke update;
+//   - fine-tuning sessions of 20, 200 and 5,000 real MNIST training digits for each trainable part:
+//     time, steps, how the session ended, held-out and MNIST-probe accuracy before -> after, and the
+//     page thread's work per frame (the app's own timers) p50/p99/max while the worker trains.
+// Prints its figures; run by `./run bench page` (which passes --mnist DIR). SESSIONS='[[n, "layers"], ...]'
+// picks other sessions.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -8,11 +15,15 @@ import { launchBrowser, openPage, root, startServer } from '../web/tests/browser
 import { DIGITS, draw } from '../web/tests/drawing.mjs';
 
 const served = path.join(root, 'build/wasm/web');
+const arg = (name, fallback) => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : fallback; };
+const mnist = arg('--mnist', path.join(root, '../shared/data/mnist'));
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const pct = (v, p) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(v.length * p))];
+const percent = (v) => (v < 0 ? 'n/a' : `${(100 * v).toFixed(1)}%`);
 
 function bundle() {
-  const files = ['index.html', 'shell.js', 'pointer.js', 'sw.js', 'app.js', 'app.wasm', 'fine_tune_worker.js', 'fine_tune.js', 'fine_tune.wasm'];
+  const files = ['index.html', 'shell.js', 'pointer.js', 'sw.js', 'manifest.webmanifest', 'icon-192.png', 'icon-512.png',
+                 'icon-maskable-512.png', 'app.js', 'app.wasm', 'fine_tune_worker.js', 'fine_tune.js', 'fine_tune.wasm'];
   let raw = 0, gz = 0;
   for (const f of files) {
     const b = readFileSync(path.join(served, f));
@@ -22,56 +33,70 @@ function bundle() {
   return { files, raw, gz };
 }
 
-// n digits of the shipped replay set as an IDX pair: a person's sample set of that size.
+// The first n MNIST training digits as an IDX pair: a person's sample set of that size.
+const trainImages = gunzipSync(readFileSync(path.join(mnist, 'train-images-idx3-ubyte.gz')));
+const trainLabels = gunzipSync(readFileSync(path.join(mnist, 'train-labels-idx1-ubyte.gz')));
 function samplePair(n) {
-  const images = gunzipSync(readFileSync(path.join(root, 'models/mnist-replay-1000-images.idx.gz')));
-  const labels = gunzipSync(readFileSync(path.join(root, 'models/mnist-replay-1000-labels.idx.gz')));
-  const img = Buffer.from(images.subarray(0, 16 + n * 784));
+  const img = Buffer.from(trainImages.subarray(0, 16 + n * 784));
   img.writeUInt32BE(n, 4);
-  const lab = Buffer.from(labels.subarray(0, 8 + n));
+  const lab = Buffer.from(trainLabels.subarray(0, 8 + n));
   lab.writeUInt32BE(n, 4);
   return { images: [...img], labels: [...lab] };
 }
 
-// Fine-tunes on n samples and records every animation frame's interval (until 30 frames after the
-// session) and the app's work per frame.
-async function fineTuneFrames(page, n, layers, settleMs) {
+// Waits until the page has drawn no frame for a second (loading's frames are over), up to 20 s.
+async function settle(page) {
+  let last = -1;
+  for (let i = 0; i < 20; i++) {
+    const now = await page.evaluate(() => window.app.state().perf.framesDrawn);
+    if (now === last) return;
+    last = now;
+    await page.waitForTimeout(1000);
+  }
+}
+
+// CPU time the page's renderer spent on tasks per second of wall time, over 5 s with nothing happening.
+async function idleCpu(query) {
+  const { page } = await openPage(browser, server.url + query);
+  await settle(page);
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const metric = async (name) => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === name).value;
+  const frames0 = await page.evaluate(() => window.app.state().perf.framesDrawn);
+  const task0 = await metric('TaskDuration'), t0 = Date.now();
+  await page.waitForTimeout(5000);
+  const task1 = await metric('TaskDuration'), seconds = (Date.now() - t0) / 1000;
+  const frames = (await page.evaluate(() => window.app.state().perf.framesDrawn)) - frames0;
+  await page.close();
+  return { cpuMsPerS: (1000 * (task1 - task0)) / seconds, framesPerS: frames / seconds };
+}
+
+// Fine-tunes on n samples and records every animation frame's interval until the session ends, and
+// the app's own figures: its page-thread work per frame and the session's results.
+async function session(page, n, layers) {
   const pair = samplePair(n);
-  return page.evaluate(async ({ pair, layers, settleMs }) => {
-    await window.app.fineTuneWorker;  // loaded after ready; a person takes longer than that to label
+  return page.evaluate(async ({ pair, layers }) => {
+    await window.app.fineTuneWorker;
     const refused = window.app.importSamples(new Uint8Array(pair.images), new Uint8Array(pair.labels));
     if (refused) throw new Error(refused);
-    await new Promise((r) => setTimeout(r, settleMs));  // the import's IndexedDB write, the service worker's caching
-    // Baseline in the same page: 60 frames with nothing running.
-    const idle = [];
-    await new Promise((resolve) => {
-      let prev = performance.now();
-      const frame = (now) => { idle.push(now - prev); prev = now; if (idle.length < 61) requestAnimationFrame(frame); else resolve(); };
-      requestAnimationFrame(frame);
-    });
-    idle.shift();
-    const intervals = [], phases = [];
-    let last = performance.now(), after = 0, doneAt = null;
+    await window.app.saved();
+    await new Promise((r) => setTimeout(r, 1000));
+    const intervals = [];
+    let last = performance.now(), doneAt = null;
     const t0 = last;
     if (!window.app.fineTune({ layers })) throw new Error(window.app.state().notice);
     await new Promise((resolve) => {
       const frame = (now) => {
         intervals.push(now - last);
         last = now;
-        const f = window.app.state().fineTune;
-        const s = f.state;
-        phases.push(`${s}@${f.step}/${f.totalSteps}`);
-        // 30 frames past the end too: the tuned model goes into use, its int8 path is calibrated.
-        if (s !== 'preparing' && s !== 'running' && after++ === 0) doneAt = now;
-        if (after <= 30) requestAnimationFrame(frame); else resolve();
+        const s = window.app.state().fineTune.state;
+        if (s !== 'preparing' && s !== 'running') { doneAt = now; resolve(); } else requestAnimationFrame(frame);
       };
       requestAnimationFrame(frame);
     });
     const s = window.app.state();
-    return { seconds: (doneAt - t0) / 1000, idle, intervals, phases, state: s.fineTune.state, steps: s.fineTune.step,
-             maxWork: s.perf.maxFrameMsWhileTuning, longestSlice: s.fineTune.longestSliceMs, runsIn: s.fineTune.runsIn,
-             startMs: s.perf.fineTuneStartMs, finishMs: s.perf.fineTuneFinishMs };
-  }, { pair, layers, settleMs });
+    return { seconds: (doneAt - t0) / 1000, intervals, f: s.fineTune, perf: s.perf };
+  }, { pair, layers });
 }
 
 const server = await startServer();
@@ -79,8 +104,13 @@ const browser = await launchBrowser();
 try {
   const b = bundle();
   console.log(`browser: ${browser.version()} (headless, --use-angle=swiftshader), page served from 127.0.0.1`);
-  console.log(`bundle (${b.files.join(', ')}): ${(b.raw / 1024).toFixed(0)} KiB raw, ${(b.gz / 1024).toFixed(0)} KiB gzip -9` +
-              `  [goal <= 1536 KiB gzip, model weights excluded]`);
+  console.log(`bundle (${b.files.length} files: ${b.files.join(', ')}; fonts are inside app.wasm's data): ` +
+              `${(b.raw / 1024).toFixed(0)} KiB raw, ${(b.gz / 1024).toFixed(0)} KiB gzip -9  [goal <= 1536 KiB gzip, weights excluded]`);
+
+  const always = await idleCpu('?draw=always'), quiet = await idleCpu('');
+  console.log(`idle, 5 s with nothing happening: drawing every frame (?draw=always) ${always.cpuMsPerS.toFixed(0)} ms CPU/s, ` +
+              `${always.framesPerS.toFixed(1)} frames/s; drawing on change (default) ${quiet.cpuMsPerS.toFixed(1)} ms CPU/s, ` +
+              `${quiet.framesPerS.toFixed(1)} frames/s  [renderer main thread TaskDuration]`);
 
   // Navigation -> ready (model loaded: the next input is classified at once), fresh profile each time.
   const ready = [];
@@ -106,31 +136,28 @@ try {
       const perf = await page.evaluate(() => window.app.state().perf);
       console.log(`inference per stroke update (preprocess + digitlab-cnn forward, ${perUpdate.length} updates): ` +
                   `median ${median(perUpdate).toFixed(2)} ms, max ${Math.max(...perUpdate).toFixed(2)} ms; ` +
-                  `path in use: ${perf.engine} (timed when the model was picked, us per digit: f32 ${perf.f32Us.toFixed(0)}, ` +
+                  `path in use: ${perf.engine} (us per digit: f32 ${perf.f32Us.toFixed(0)}, ` +
                   `Winograd ${perf.winogradUs.toFixed(0)}, int8 ${perf.int8Us.toFixed(0)})`);
     }
     await page.close();
   }
   console.log(`navigation -> model ready (first prediction possible), 5 fresh profiles: median ${median(ready).toFixed(0)} ms, ` +
-              `max ${Math.max(...ready).toFixed(0)} ms  [goal <= 1500 ms]`);
+              `max ${Math.max(...ready).toFixed(0)} ms`);
 
-  // [samples, layers, where]: sessions run in the page's worker; 'main' takes Worker away, so the
-  // session runs between frames on the page's thread (the fallback, and the baseline the worker beats).
   const sessions = process.env.SESSIONS ? JSON.parse(process.env.SESSIONS)
-    : [[60, 'head'], [200, 'head'], [200, 'last-block'], [200, 'all'], [200, 'all', 'main']];
-  for (const [n, layers, where] of sessions) {
-    const { page } = await openPage(browser, server.url, where === 'main' ? { initScript: () => { delete window.Worker; } } : {});
+    : [20, 200, 5000].flatMap((n) => ['head', 'last-block', 'all'].map((layers) => [n, layers]));
+  console.log('fine-tuning digitlab-cnn in the worker on the first n MNIST training digits (a fresh page each):');
+  for (const [n, layers] of sessions) {
+    const { page } = await openPage(browser, server.url);
     await draw(page, DIGITS[7]);  // something on the pad, as when a person tunes
-    const r = await fineTuneFrames(page, n, layers, Number(process.env.SETTLE_MS ?? 2000));
-    const iv = r.intervals.slice(1);
-    console.log(`fine-tune ${layers}, ${n} samples x 20 epochs (${r.steps} steps, ${r.state}, in the ${r.runsIn}): ` +
-                `${r.seconds.toFixed(1)} s; frame interval median ${median(iv).toFixed(1)} ms, p95 ${pct(iv, 0.95).toFixed(1)} ms, ` +
-                `max ${Math.max(...iv).toFixed(1)} ms; app work per frame max ${r.maxWork.toFixed(1)} ms, longest ${r.runsIn} slice ` +
-                `${r.longestSlice.toFixed(1)} ms  [goal: no frame over 50 ms]`);
-    console.log(`    page-thread work to start the session ${r.startMs.toFixed(1)} ms, to put the tuned model in use ${r.finishMs.toFixed(1)} ms`);
-    console.log(`    baseline, same page before the session: frame interval median ${median(r.idle).toFixed(1)} ms, max ${Math.max(...r.idle).toFixed(1)} ms`);
-    const worst = iv.map((v, i) => [v, r.phases[i + 1]]).sort((a, b) => b[0] - a[0]).slice(0, 4);
-    console.log(`    longest frames: ${worst.map(([v, p]) => `${v.toFixed(0)} ms (${p})`).join(', ')}`);
+    const r = await session(page, n, layers);
+    const iv = r.intervals.slice(1), f = r.f, p = r.perf;
+    console.log(`  ${String(n).padStart(5)} samples, ${layers.padEnd(10)}: ${r.seconds.toFixed(1).padStart(6)} s, ` +
+                `${f.step} steps (${f.state}, ${f.ending}, best at ${f.bestStep}), held-out (${f.heldoutSamples}) ` +
+                `${percent(f.heldoutBefore)} -> ${percent(f.heldoutAfter)}, MNIST probe (${f.mnistDigits}) ` +
+                `${percent(f.mnistBefore)} -> ${percent(f.mnistAfter)}; page work per frame p50 ${p.frameMsWhileTuningP50.toFixed(1)} / ` +
+                `p99 ${p.frameMsWhileTuningP99.toFixed(1)} / max ${p.maxFrameMsWhileTuning.toFixed(1)} ms [goal p99 <= 8 ms]; ` +
+                `frame interval median ${median(iv).toFixed(1)} / p95 ${pct(iv, 0.95).toFixed(1)} / max ${Math.max(...iv).toFixed(1)} ms`);
     await page.close();
   }
 } finally {
