@@ -156,8 +156,17 @@ try {
                 `${f.step} steps (${f.state}, ${f.ending}, best at ${f.bestStep}), held-out (${f.heldoutSamples}) ` +
                 `${percent(f.heldoutBefore)} -> ${percent(f.heldoutAfter)}, MNIST probe (${f.mnistDigits}) ` +
                 `${percent(f.mnistBefore)} -> ${percent(f.mnistAfter)}; page work per frame p50 ${p.frameMsWhileTuningP50.toFixed(1)} / ` +
-                `p99 ${p.frameMsWhileTuningP99.toFixed(1)} / max ${p.maxFrameMsWhileTuning.toFixed(1)} ms [goal p99 <= 8 ms]; ` +
+                `p99 ${p.frameMsWhileTuningP99.toFixed(1)} / max ${p.maxFrameMsWhileTuning.toFixed(1)} ms [goal p99 <= 8 ms], ` +
+                `less WebGL waits (the app's own work) p50 ${p.ownMsWhileTuningP50.toFixed(1)} / p99 ${p.ownMsWhileTuningP99.toFixed(1)} ms; ` +
                 `frame interval median ${median(iv).toFixed(1)} / p95 ${pct(iv, 0.95).toFixed(1)} / max ${Math.max(...iv).toFixed(1)} ms`);
+    // Where the slowest frames' time went: the app's phases, and what is left of the frame's wall
+    // time (the browser's: preemption by the worker or the compositor on 2 cores).
+    const slow = p.slowestFramesWhileTuning.slice(0, 4).map((s) => {
+      const own = s.predictorMs + s.tuningMs + s.uiMs + s.renderMs + s.glMs;
+      return `${s.ms.toFixed(1)} (predictor ${s.predictorMs.toFixed(1)}, tick ${s.tuningMs.toFixed(1)}, ui ${s.uiMs.toFixed(1)}, ` +
+             `draw lists ${s.renderMs.toFixed(1)}, WebGL ${s.glMs.toFixed(1)}, rest ${(s.ms - own).toFixed(1)}; ${s.vertices} vertices, step ${s.step})`;
+    });
+    console.log(`        slowest frames (ms): ${slow.join('; ')}`);
     await page.close();
   }
 } finally {

@@ -6,6 +6,7 @@
 #include "digitlab/reference.h"
 #include "digitlab/safetensors.h"
 #include "predictor.h"
+#include "xnn_engine.h"
 #include "test_support.h"
 
 namespace digitlab {
@@ -63,24 +64,33 @@ TEST(Predictor, MeasuresEveryPathAndAnswersAsTheReferenceDoes) {
   EXPECT_NEAR(sum, 1.f, 1e-5);
 }
 
-TEST(Predictor, AFineTunedCopyPredictsAtOnceAndGetsItsFasterPathsAPieceAtATime) {
+TEST(Predictor, AFineTunedCopyPredictsAtOnceAndGetsTheChosenPathAPieceAtATime) {
   Shipped s;
   const Digits& d = s.d;
   const Model& m = s.m;
   Predictor& p = s.p;
   p.load(m, Predictor::Choice::measure);
-  const InferencePath verdict = p.preferred();
+  const InferencePath verdict = p.preferred();  // timed, so any of the three
   p.load(fold_batch_norm(m), Predictor::Choice::keep_verdict);  // the same network, as a session returns it
   EXPECT_EQ(p.path(), InferencePath::f32);
   EXPECT_FALSE(p.has(InferencePath::int8));
-  EXPECT_TRUE(p.pending());
+  EXPECT_FALSE(p.has(InferencePath::winograd));
+  EXPECT_EQ(p.pending(), verdict != InferencePath::f32);  // nothing to build when f32 won
   EXPECT_GE(agreements_with_reference(p, m, d, 50), 50);  // predicting meanwhile
   int pieces = 0;
   while (p.advance()) ++pieces;
-  EXPECT_LE(pieces, 1 + Predictor::kCalibrationImages / Predictor::kCalibrationSlice);  // Winograd, then calibration slices
-  EXPECT_GT(pieces, 2);
+  // Only the verdict's path is built: the Winograd engine an operator a piece, or int8's calibration
+  // slices and then its engine.
+  const int winograd_operators = int(XnnEngine(m, XnnEngine::Options{XnnEngine::Convolutions::winograd}).steps().size());
+  const int expected = verdict == InferencePath::winograd ? winograd_operators
+                       : verdict == InferencePath::int8   ? Predictor::kCalibrationImages / Predictor::kCalibrationSlice + 1
+                                                          : 0;
+  EXPECT_EQ(pieces, expected) << inference_path_name(verdict);
   EXPECT_FALSE(p.pending());
   EXPECT_EQ(p.path(), verdict);
+  EXPECT_TRUE(p.has(verdict));
+  for (InferencePath other : {InferencePath::winograd, InferencePath::int8})
+    if (other != verdict) EXPECT_FALSE(p.has(other)) << inference_path_name(other);
   EXPECT_GE(agreements_with_reference(p, m, d, 300), 299);
 }
 

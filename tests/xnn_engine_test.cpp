@@ -156,6 +156,28 @@ TEST(XnnEngine, ProbabilitiesAreASoftmax) {
   EXPECT_EQ(p, expected);
 }
 
+// Built an operator at a time (how the page spreads a faster path over frames), the engine refuses
+// to run until complete and then gives exactly what one built at once gives.
+TEST(XnnEngine, BuiltAnOperatorAtATimeItRunsOnlyWhenCompleteAndMatchesOneBuiltAtOnce) {
+  const Model m = random_model(preset("digitlab-cnn"), 11);
+  const XnnEngine::Options winograd{XnnEngine::Convolutions::winograd};
+  XnnEngine at_once(m, winograd);
+  XnnEngine later(m, winograd, XnnEngine::BuildLater{});
+  const auto pixels = random_vector(2 * 28 * 28, 6, 0.f, 1.f);
+  EXPECT_FALSE(later.complete());
+  EXPECT_ERROR_CONTAINS(later.forward(pixels.data(), 1), "still being built (0 of");
+  size_t calls = 0;
+  while (later.build_next()) {
+    ++calls;
+    if (!later.complete()) EXPECT_ERROR_CONTAINS(later.forward(pixels.data(), 1), "still being built");
+  }
+  EXPECT_EQ(calls, at_once.steps().size());
+  EXPECT_TRUE(later.complete());
+  EXPECT_FALSE(later.build_next());
+  EXPECT_EQ(later.max_batch(), at_once.max_batch());
+  EXPECT_EQ(later.forward(pixels.data(), 2), at_once.forward(pixels.data(), 2));
+}
+
 TEST(XnnEngine, WeightsThatDoNotMatchAreNamed) {
   Model m = init_model(preset("seed-cnn"), 3);
   Model wrong_shape = m;

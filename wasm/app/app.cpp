@@ -255,6 +255,9 @@ bool app_start_fine_tune(AppState& app) {
     app.perf.fine_tune_start_ms = ms_since(t0);
     app.perf.max_frame_ms_tuning = 0;
     app.perf.frame_ms_tuning.clear();
+    app.perf.own_ms_tuning.clear();
+    app.perf.slowest_frames_tuning.clear();
+    app.perf.finishing_session = false;
     app.notice.clear();
     return true;
   } catch (const Error& e) {
@@ -274,7 +277,15 @@ void app_stop_fine_tune(AppState& app) {
 }
 
 void app_tick(AppState& app, double budget_ms) {
+  const auto t_advance = Clock::now();
   app.predictor.advance();
+  const auto t_tick = Clock::now();
+  app.perf.phases.predictor_ms = std::chrono::duration<double, std::milli>(t_tick - t_advance).count();
+  struct TimeTuning {  // however app_tick returns
+    PagePerf& p;
+    Clock::time_point t0;
+    ~TimeTuning() { p.phases.tuning_ms = ms_since(t0); }
+  } time_tuning{app.perf, t_tick};
   switch (app.tuning->tick(budget_ms)) {
     case FineTuneDriver::Event::none: return;
     case FineTuneDriver::Event::failed: app.notice = app.tuning->status().message; return;
@@ -286,6 +297,7 @@ void app_tick(AppState& app, double budget_ms) {
     use_model(app, tuned, entry_label(app) + " (fine-tuned)", true, Predictor::Choice::keep_verdict);
     save_model_file(tuned, app.models.tuned_path(size_t(app.selected)));
     persist(app);
+    app.perf.finishing_session = true;
     app.notice = "fine-tuned model saved in this browser";
   } catch (const Error& e) {
     app.notice = std::string("the fine-tuned model could not be kept: ") + e.what();
@@ -302,22 +314,34 @@ void app_revert(AppState& app) {
   app.notice = "back to " + entry_label(app) + " as shipped";
 }
 
-void app_frame_done(AppState& app, double frame_ms) {
+void app_frame_done(AppState& app, double frame_ms, const FramePhases& phases) {
   PagePerf& p = app.perf;
   p.frame_ms = frame_ms;
   ++p.frames_drawn;
-  // The frame a session ends in (its model goes into use) counts too: tuning was on at its start.
+  // The frame a session ends in (its model goes into use) counts too: tuning was on at its start;
+  // and so do the frames after, while the predictor builds the model's faster path.
   const bool tuning = app.tuning->active();
-  if (tuning || p.tuning_last_frame) {
+  if (tuning || p.tuning_last_frame || p.finishing_session) {
     p.max_frame_ms_tuning = std::max(p.max_frame_ms_tuning, frame_ms);
-    if (p.frame_ms_tuning.size() < 100000) p.frame_ms_tuning.push_back(float(frame_ms));
+    if (p.frame_ms_tuning.size() < 100000) {
+      p.frame_ms_tuning.push_back(float(frame_ms));
+      p.own_ms_tuning.push_back(float(frame_ms - phases.gl_ms));
+    }
+    auto& slow = p.slowest_frames_tuning;
+    if (slow.size() < PagePerf::kSlowFramesKept || frame_ms > slow.back().ms) {
+      const SlowFrame f{frame_ms, phases, app.tuning->status().step};
+      slow.insert(std::upper_bound(slow.begin(), slow.end(), f, [](const SlowFrame& a, const SlowFrame& b) { return a.ms > b.ms; }), f);
+      if (slow.size() > PagePerf::kSlowFramesKept) slow.pop_back();
+    }
   }
   p.tuning_last_frame = tuning;
+  if (!app.predictor.pending()) p.finishing_session = false;  // this frame built the last piece
+  p.phases = {};
 }
 
-double PagePerf::percentile(double q) const {
-  if (frame_ms_tuning.empty()) return 0;
-  std::vector<float> v = frame_ms_tuning;
+double PagePerf::percentile(const std::vector<float>& ms, double q) {
+  if (ms.empty()) return 0;
+  std::vector<float> v = ms;
   const size_t k = std::min(v.size() - 1, size_t(q * double(v.size())));
   std::nth_element(v.begin(), v.begin() + long(k), v.end());
   return v[k];

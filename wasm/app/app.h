@@ -28,6 +28,19 @@ struct Prediction {
   std::vector<float> probabilities;  // one per class of the model in use; zeros while not valid
 };
 
+// Where a frame's time went (milliseconds): the predictor's background paths, the session's tick
+// (and putting a finished model in use), building the UI, ImGui's draw lists, and the WebGL calls
+// that send them (which wait when the browser's GPU process falls behind).
+struct FramePhases {
+  double predictor_ms = 0, tuning_ms = 0, ui_ms = 0, render_ms = 0, gl_ms = 0;
+  int vertices = 0;  // what the WebGL calls sent
+};
+struct SlowFrame {
+  double ms = 0;
+  FramePhases phases;
+  int64_t session_step = 0;  // how far the session was, to place the frame in it
+};
+
 // What the page measures of itself (state().perf): its own work per frame and around sessions.
 struct PagePerf {
   double inference_ms = 0;        // preprocessing + forward pass of the last drawing update
@@ -37,11 +50,23 @@ struct PagePerf {
   // slices' setup) and of putting its model in use at the end: frames that do either are longer.
   double fine_tune_start_ms = 0, fine_tune_finish_ms = 0;
   bool tuning_last_frame = false;
+  // A session's model is in use and the predictor is still building its faster path (a piece a
+  // frame): those frames are the session's too.
+  bool finishing_session = false;
   std::vector<float> frame_ms_tuning;  // every frame's work while the current/last session ran
+  // The same frames less their WebGL calls: the app's own work. On this project's software-rendered
+  // test machine the WebGL calls wait for the browser's GPU process, which shares two cores with the
+  // training worker; with a real GPU they take about their typical millisecond.
+  std::vector<float> own_ms_tuning;
+  // The slowest of those frames, longest first, with where their time went: what to fix when p99
+  // is high (the rest of a frame's wall time is the browser's, e.g. preemption by other threads).
+  static constexpr size_t kSlowFramesKept = 8;
+  std::vector<SlowFrame> slowest_frames_tuning;
+  FramePhases phases;                  // of the frame under way (app_tick fills the first two)
   int64_t frames_drawn = 0;            // the page draws only when something changes (main_web.cpp)
-  double frame_ms_p50_tuning() const { return percentile(0.5); }
-  double frame_ms_p99_tuning() const { return percentile(0.99); }
-  double percentile(double q) const;  // of frame_ms_tuning; 0 when empty
+  double frame_ms_p50_tuning() const { return percentile(frame_ms_tuning, 0.5); }
+  double frame_ms_p99_tuning() const { return percentile(frame_ms_tuning, 0.99); }
+  static double percentile(const std::vector<float>& ms, double q);  // 0 when empty
 };
 
 struct AppState {
@@ -120,8 +145,9 @@ void app_stop_fine_tune(AppState& app);    // ends training now and keeps the be
 // use and saved.
 void app_tick(AppState& app, double budget_ms);
 void app_revert(AppState& app);  // back to the selected model as shipped; its tuned copy is deleted
-// The page's work in a frame that just ended (PagePerf::frame_ms and the longest while tuning).
-void app_frame_done(AppState& app, double frame_ms);
+// The page's work in a frame that just ended (PagePerf::frame_ms and the longest while tuning);
+// phases: where its time went (main_web.cpp measures the UI and rendering, app_tick the rest).
+void app_frame_done(AppState& app, double frame_ms, const FramePhases& phases);
 
 // What the page shows, as the JSON object window.app.state() returns (fields in web/README.md).
 std::string app_state_json(const AppState& app);

@@ -42,8 +42,15 @@ json fine_tune_json(const AppState& a) {
 
 json perf_json(const AppState& a) {
   const Predictor::Timings& t = a.predictor.timings();
-  return {{"inferenceMs", a.perf.inference_ms}, {"frameMs", a.perf.frame_ms}, {"framesDrawn", a.perf.frames_drawn},
+  json slowest = json::array();
+  for (const SlowFrame& f : a.perf.slowest_frames_tuning)
+    slowest.push_back({{"ms", f.ms}, {"predictorMs", f.phases.predictor_ms}, {"tuningMs", f.phases.tuning_ms},
+                       {"uiMs", f.phases.ui_ms}, {"renderMs", f.phases.render_ms},
+                       {"glMs", f.phases.gl_ms}, {"vertices", f.phases.vertices}, {"step", f.session_step}});
+  return {{"slowestFramesWhileTuning", slowest}, {"inferenceMs", a.perf.inference_ms}, {"frameMs", a.perf.frame_ms}, {"framesDrawn", a.perf.frames_drawn},
           {"maxFrameMsWhileTuning", a.perf.max_frame_ms_tuning}, {"frameMsWhileTuningP50", a.perf.frame_ms_p50_tuning()},
+          {"ownMsWhileTuningP50", PagePerf::percentile(a.perf.own_ms_tuning, 0.5)},
+          {"ownMsWhileTuningP99", PagePerf::percentile(a.perf.own_ms_tuning, 0.99)},
           {"frameMsWhileTuningP99", a.perf.frame_ms_p99_tuning()}, {"fineTuneStartMs", a.perf.fine_tune_start_ms},
           {"fineTuneFinishMs", a.perf.fine_tune_finish_ms}, {"engine", inference_path_name(a.predictor.path())},
           {"f32Us", t.f32_us}, {"winogradUs", t.winograd_us}, {"int8Us", t.int8_us}};

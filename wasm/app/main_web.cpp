@@ -28,6 +28,7 @@ GLFWwindow* g_window = nullptr;
 digitlab::AppState g_app;
 digitlab::WorkerFineTuneDriver* g_tuner = nullptr;  // g_app.tuning: sessions run in the page's worker
 digitlab::UiState g_ui;
+digitlab::ThumbnailAtlas g_thumbnails;
 bool g_pointer_entered = false;
 
 // Fine-tuning on the page thread (no worker) gets 6 ms of each frame: with ImGui's own work and
@@ -106,20 +107,29 @@ void frame() {
   ImGui_ImplGlfw_NewFrame();
   ImGui::NewFrame();
   digitlab::app_tick(g_app, kFineTuneBudgetMs);
+  const double t_ui = emscripten_get_now();
   digitlab::ui_frame(g_app, g_ui);
   // Requests that need the browser (downloads, a file dialog) go to the page's JavaScript.
   if (g_ui.export_requested) EM_ASM(window.app.exportSamples({ download: true }););
   if (g_ui.download_model_requested) EM_ASM(window.app.downloadModel(););
   if (g_ui.import_requested) EM_ASM(document.getElementById('file-input').click(););
   g_ui.export_requested = g_ui.download_model_requested = g_ui.import_requested = false;
+  const double t_render = emscripten_get_now();
   ImGui::Render();
   int w = 0, h = 0;
   glfwGetFramebufferSize(g_window, &w, &h);
   glViewport(0, 0, w, h);
   glClearColor(0.08f, 0.09f, 0.11f, 1.f);
+  const double t_gl = emscripten_get_now();
   glClear(GL_COLOR_BUFFER_BIT);
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
-  digitlab::app_frame_done(g_app, emscripten_get_now() - t0);
+  const double t1 = emscripten_get_now();
+  digitlab::FramePhases phases = g_app.perf.phases;
+  phases.ui_ms = t_render - t_ui;
+  phases.render_ms = t_gl - t_render;
+  phases.gl_ms = t1 - t_gl;
+  phases.vertices = ImGui::GetDrawData()->TotalVtxCount;
+  digitlab::app_frame_done(g_app, t1 - t0, phases);
 }
 
 const char* keep(const std::string& s) {  // returned strings live until the next call
@@ -286,6 +296,7 @@ int main() {
   glfwWindowHint(GLFW_CLIENT_API, GLFW_OPENGL_ES_API);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
+  g_ui.thumbnails = &g_thumbnails;
   g_window = glfwCreateWindow(1280, 800, "digitlab", nullptr, nullptr);
   if (!g_window) {
     std::fprintf(stderr, "WebGL2 context could not be created\n");

@@ -38,6 +38,7 @@ std::string SampleStore::open(const std::string& dir, std::function<void()> pers
   data_ = Dataset{};
   chunks_.clear();
   last_write_bytes_ = 0;
+  ++index_epoch_;
   std::string notice;
   if (dir_.empty()) return notice;  // an in-memory store (tests, or before open)
   std::error_code ec;
@@ -167,6 +168,7 @@ void SampleStore::add(const float* pixels, int label) {
 }
 
 void SampleStore::remove(size_t i) {
+  ++index_epoch_;  // even if the write fails and the sample is put back: a cache only reloads
   size_t first = 0;
   const size_t c = chunk_of(i, &first);
   const std::vector<uint8_t> pixels(data_.image(i), data_.image(i) + kPixels);  // put back if the write fails

@@ -7,6 +7,7 @@
 // a sample is durable once that sync has finished. No ImGui or browser code: tests drive it directly.
 #pragma once
 #include <array>
+#include <cstdint>
 #include <cstddef>
 #include <functional>
 #include <string>
@@ -46,6 +47,9 @@ class SampleStore {
 
   // Bytes the last change wrote to storage: what makes a change cheap or not.
   size_t last_write_bytes() const { return last_write_bytes_; }
+  // Changes whenever an index may now name another image (a deletion, reopening); adding,
+  // importing and relabelling keep every index's image. Caches keyed by index check it.
+  uint64_t index_epoch() const { return index_epoch_; }
 
  private:
   struct Chunk {
@@ -64,6 +68,7 @@ class SampleStore {
   std::vector<Chunk> chunks_;
   Dataset data_;  // every sample, in order (28x28: Dataset's default)
   size_t last_write_bytes_ = 0;
+  uint64_t index_epoch_ = 0;
 };
 
 }  // namespace digitlab

@@ -254,8 +254,8 @@ void label_buttons(AppState& app, UiState& ui, int rows) {
 
 // ---- samples
 
-// Thumbnails, newest first; only the rows on screen are drawn (ImGuiListClipper), so 10,000 samples
-// cost what a screenful does. A tap selects one for relabelling or deletion.
+// Thumbnails, newest first; only the rows on screen are drawn (ImGuiListClipper), each one quad of
+// the thumbnail atlas, so 10,000 samples cost what a screenful does. A tap selects one for relabelling or deletion.
 void sample_gallery(AppState& app, UiState& ui, float height) {
   ImGui::BeginChild("gallery", ImVec2(0, height), ImGuiChildFlags_None);
   touch_scroll(ui);
@@ -264,6 +264,7 @@ void sample_gallery(AppState& app, UiState& ui, float height) {
   const int per_row = std::max(1, int((content_width() + gap) / (cell + gap)));
   const int rows = int((s.size() + size_t(per_row) - 1) / size_t(per_row));
   ImGui::PushStyleVar(ImGuiStyleVar_ItemSpacing, ImVec2(gap, gap));
+  if (ui.thumbnails) ui.thumbnails->begin_frame(s.index_epoch());
   ImGuiListClipper clipper;
   clipper.Begin(rows, cell + gap);
   ImDrawList* dl = ImGui::GetWindowDrawList();
@@ -278,7 +279,11 @@ void sample_gallery(AppState& app, UiState& ui, float height) {
         const ImVec2 o = ImGui::GetCursorScreenPos();
         const bool sel = int(i) == app.selected_sample;
         dl->AddRectFilled(o, ImVec2(o.x + cell, o.y + cell), colors::kPad, px(4));
-        grey_image(s.image(i), cell, dl, o);
+        ThumbnailAtlas::Tile tile;
+        if (ui.thumbnails && ui.thumbnails->tile(i, s.image(i), &tile))
+          dl->AddImage(tile.texture, o, ImVec2(o.x + cell, o.y + cell), tile.uv0, tile.uv1);
+        else
+          grey_image(s.image(i), cell, dl, o);
         dl->AddRect(o, ImVec2(o.x + cell, o.y + cell), sel ? colors::kRunning : colors::kCardBorder, px(4), 0, sel ? px(2.5f) : px(1));
         const std::string label = std::to_string(s.label(i));
         dl->AddText(ui.fonts.small, ui.fonts.small->FontSize, ImVec2(o.x + px(3), o.y + px(1)), colors::kDone, label.c_str());

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "app.h"
+#include "thumbnail_atlas.h"
 #include "ui_theme.h"
 
 namespace digitlab {
@@ -35,6 +36,7 @@ struct UiState {
   Page page = Page::draw;                    // what a phone shows (larger screens show everything)
   std::string layout;                        // the last frame's: phone-portrait, phone-landscape, tablet, desktop
   bool details_open = false;
+  ThumbnailAtlas* thumbnails = nullptr;      // the gallery's images (the backend owns the texture)
   // Named controls' last rectangles (x, y, width, height; framebuffer pixels) when fully visible,
   // so automation can press them with a real pointer (window.app.controlRect in the page).
   std::map<std::string, std::array<float, 4>> controls;

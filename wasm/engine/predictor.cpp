@@ -72,8 +72,8 @@ void Predictor::load(const Model& model, Choice choice) {
   winograd_.reset();
   int8_.reset();
   calibrator_.reset();
-  pending_.reset();
-  winograd_pending_ = false;
+  int8_model_.reset();
+  winograd_building_.reset();
   input_ = f32_->input_shape();
   num_classes_ = f32_->num_classes();
   logits_.resize(size_t(num_classes_));
@@ -96,13 +96,18 @@ void Predictor::load(const Model& model, Choice choice) {
     }
     return;
   }
-  pending_ = std::make_unique<Model>(model);
-  winograd_pending_ = true;
-  if (calibration_count() > 0) {
-    try {
+  // keep_verdict: only the path the verdict chose is built (none for f32), over later advance() calls.
+  try {
+    if (preferred_ == InferencePath::winograd) {
+      auto e = std::make_unique<XnnEngine>(model, XnnEngine::Options{XnnEngine::Convolutions::winograd}, XnnEngine::BuildLater{});
+      if (e->winograd_steps() > 0) winograd_building_ = std::move(e);
+    } else if (preferred_ == InferencePath::int8 && calibration_count() > 0) {
       calibrator_ = std::make_unique<ActivationCalibrator>(model);
-    } catch (const Error&) {  // f32 keeps predicting
+      int8_model_ = std::make_unique<Model>(model);
     }
+  } catch (const Error&) {  // f32 keeps predicting
+    winograd_building_.reset();
+    calibrator_.reset();
   }
 }
 
@@ -116,20 +121,25 @@ void Predictor::measure() {
 }
 
 bool Predictor::advance() {
-  if (!pending_) return false;
-  if (winograd_pending_) {
-    winograd_pending_ = false;
+  if (!pending()) return false;
+  if (winograd_building_) {  // an operator per call
     try {
-      winograd_ = make_winograd_engine(*pending_);
+      winograd_building_->build_next();
+      if (winograd_building_->complete()) {
+        winograd_ = std::move(winograd_building_);
+        path_ = faster_f32_path();
+      }
     } catch (const Error&) {  // direct f32 keeps predicting
+      winograd_building_.reset();
     }
-    path_ = faster_f32_path();
   } else if (calibrator_) {
+    // A slice of calibration per call, then the int8 engine from its ranges as a piece of its own.
     const int n = calibration_count(), done = calibrator_->images(), k = std::min(kCalibrationSlice, n - done);
     try {
-      if (k > 0) calibrator_->add(calibration_.data() + size_t(done) * size_t(input_.size()), k);
-      if (calibrator_->images() >= n) {
-        int8_ = std::make_unique<XnnInt8Engine>(*pending_, calibrator_->ranges());
+      if (k > 0) {
+        calibrator_->add(calibration_.data() + size_t(done) * size_t(input_.size()), k);
+      } else {
+        int8_ = std::make_unique<XnnInt8Engine>(*int8_model_, calibrator_->ranges());
         if (has(preferred_)) path_ = preferred_;
         calibrator_.reset();
       }
@@ -137,7 +147,7 @@ bool Predictor::advance() {
       calibrator_.reset();
     }
   }
-  if (!winograd_pending_ && !calibrator_) pending_.reset();
+  if (!calibrator_) int8_model_.reset();
   return true;
 }
 

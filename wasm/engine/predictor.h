@@ -32,9 +32,10 @@ class Predictor {
   // How load() chooses the path:
   //   measure: builds the three paths now and times each (a few ms), then predicts on the fastest.
   //   keep_verdict: for a model like the one measured last (its fine-tuned copy): predicts on direct
-  //     f32 at once and builds the faster paths over later advance() calls, a piece each (the
-  //     Winograd engine, then the int8 calibration a slice at a time), then predicts on the path the
-  //     last measurement chose. No frame pays for all of it at once.
+  //     f32 at once and builds only the path the last measurement chose over later advance() calls,
+  //     a piece each (the Winograd engine an operator at a time; or the int8 calibration a slice at
+  //     a time, then the int8 engine), then predicts on it. No frame pays for all of it at once: on the page a piece
+  //     takes ~3-6 ms (docs/benchmarks.md).
   enum class Choice { measure, keep_verdict };
   // Throws Error, changing nothing, for a model the f32 engine cannot run. A model the faster paths
   // cannot run is predicted in f32.
@@ -42,7 +43,7 @@ class Predictor {
   bool loaded() const { return f32_ != nullptr; }
   // One piece of the work keep_verdict left (a few milliseconds); false when nothing is left.
   bool advance();
-  bool pending() const { return pending_ != nullptr; }
+  bool pending() const { return winograd_building_ || calibrator_; }
 
   // One image of the model's input shape in [0, 1] -> num_classes() probabilities. Throws Error
   // before a model is loaded.
@@ -60,7 +61,8 @@ class Predictor {
   int num_classes() const { return num_classes_; }
 
   // Digits of calibration the int8 path uses, and how many of them one advance() calibrates.
-  static constexpr int kCalibrationImages = 256, kCalibrationSlice = 16;
+  // A slice of 16 took 12-18 ms of a frame in the page (Chromium, 2-core VM); 4 take ~3-4 ms.
+  static constexpr int kCalibrationImages = 256, kCalibrationSlice = 4;
 
  private:
   int calibration_count() const;
@@ -70,10 +72,10 @@ class Predictor {
   std::vector<float> calibration_;
   std::unique_ptr<XnnEngine> f32_, winograd_;
   std::unique_ptr<XnnInt8Engine> int8_;
-  // keep_verdict's work left: the model its paths are for, whether its Winograd engine is still to
-  // build, and the int8 calibration in progress.
-  std::unique_ptr<Model> pending_;
-  bool winograd_pending_ = false;
+  // keep_verdict's work left: the Winograd engine being built, or the int8 calibration in progress
+  // and the model it is for.
+  std::unique_ptr<XnnEngine> winograd_building_;
+  std::unique_ptr<Model> int8_model_;  // what the calibration is for
   std::unique_ptr<ActivationCalibrator> calibrator_;
   InferencePath path_ = InferencePath::f32, preferred_ = InferencePath::f32;
   Timings timings_;

@@ -40,11 +40,26 @@ std::unique_ptr<EngineStep> make_step(const PlannedOp& op) {
 
 XnnEngine::XnnEngine(const Model& model) : XnnEngine(model, Options()) {}
 
-XnnEngine::XnnEngine(const Model& model, Options options)
+XnnEngine::XnnEngine(const Model& model, Options options) : XnnEngine(model, options, BuildLater{}) {
+  while (build_next()) {
+  }
+}
+
+XnnEngine::XnnEngine(const Model& model, Options options, BuildLater)
     : plan_(model, OperatorPlan::Options{options.convolutions == Convolutions::winograd}),
       chain_(std::make_unique<StepChain>()) {
   xnn_ensure_initialized();
-  for (const PlannedOp& op : plan_.ops()) chain_->add(make_step(op));
+  if (complete()) finish_build();  // no operator at all
+}
+
+bool XnnEngine::build_next() {
+  if (complete()) return false;
+  chain_->add(make_step(plan_.ops()[built_]));
+  if (++built_ == plan_.ops().size()) finish_build();
+  return true;
+}
+
+void XnnEngine::finish_build() {
   plan_.drop_weights();
   const size_t per_image = size_t(input_size()) * sizeof(float) + chain_->bytes_per_image();
   max_batch_ = int(std::min<size_t>(kMaxBatch, kActivationBudgetBytes / per_image));
@@ -55,6 +70,9 @@ XnnEngine::XnnEngine(const Model& model, Options options)
 XnnEngine::~XnnEngine() = default;
 
 void XnnEngine::check_batch(int batch) const {
+  if (!complete())
+    throw Error("the engine for '" + architecture().name + "' is still being built (" + std::to_string(built_) + " of " +
+                std::to_string(plan_.ops().size()) + " operators)");
   if (batch < 1 || batch > max_batch_)
     throw Error("batch size " + std::to_string(batch) + " is out of range: the engine for '" + architecture().name +
                 "' runs 1 to " + std::to_string(max_batch_) + " images per call");

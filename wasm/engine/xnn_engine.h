@@ -40,6 +40,14 @@ class XnnEngine {
   // creates every operator. Throws Error for a layer sequence the engine cannot run.
   explicit XnnEngine(const Model& model);  // direct convolutions
   XnnEngine(const Model& model, Options options);
+  // An engine built an operator at a time, for callers that spread the cost (predictor.h builds a
+  // fine-tuned model's faster path over the page's frames; one operator takes up to ~4 ms there):
+  // this constructor checks and plans, and each build_next() creates the next operator. Running it
+  // before complete() throws Error.
+  struct BuildLater {};
+  XnnEngine(const Model& model, Options options, BuildLater);
+  bool build_next();  // false when every operator was already built
+  bool complete() const { return built_ == plan_.ops().size(); }
   ~XnnEngine();
   XnnEngine(const XnnEngine&) = delete;
   XnnEngine& operator=(const XnnEngine&) = delete;
@@ -82,11 +90,13 @@ class XnnEngine {
 
  private:
   void check_batch(int batch) const;
+  void finish_build();  // after the last operator: the planned weights go, the batch limit is set
   const float* input(const float* pixels, int batch);  // normalised NHWC
 
   OperatorPlan plan_;  // weights dropped once the operators hold them
   std::unique_ptr<StepChain> chain_;
   std::vector<float> input_;
+  size_t built_ = 0;  // operators created so far
   int max_batch_ = 0;
 };
 
