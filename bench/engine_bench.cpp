@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -18,6 +19,7 @@
 #include "digitlab/safetensors.h"
 #include "fine_tuner.h"
 #include "tail_trainer.h"
+#include "task_runner.h"
 #include "xnn_engine.h"
 #include "xnn_int8_engine.h"
 
@@ -179,8 +181,9 @@ void bench_inference(const std::string& name, double peak_gflops) {
               100 * bound_us * 64 / b64.median_us);
 }
 
-void bench_tail(const Model& folded, const std::string& what, size_t first) {
+double bench_tail(const Model& folded, const std::string& what, size_t first, TaskRunner* runner = nullptr) {
   TailTrainer t(folded, first, OptimizerOptions{}, 1);
+  t.set_runner(runner);
   const int B = 32;
   std::vector<float> x(size_t(B) * size_t(t.input_size()));
   for (size_t i = 0; i < x.size(); ++i) x[i] = float((i * 40503u) % 1000) / 500.f;
@@ -189,6 +192,25 @@ void bench_tail(const Model& folded, const std::string& what, size_t first) {
   const Timing s = time_us([&] { t.train_step(x.data(), y.data(), B); }, 50, 20);
   std::printf("  %-46s %9.3f ms/step %8.0f steps/s %9.0f samples/s  (%zu parameters)\n", what.c_str(), s.median_us / 1e3,
               1e6 / s.median_us, 32e6 / s.median_us, t.num_parameters());
+  return s.median_us;
+}
+
+// Whole-network steps with the products on 1, 2 and 4 threads (task_runner.h), against 1 thread in
+// the same run. Only where threads can start: natively, or a -pthread wasm build.
+void bench_threads(const Model& folded, const std::string& name) {
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+  (void)folded;
+  std::printf("  %s: threads: not in this single-threaded build\n", name.c_str());
+#else
+  double one = 0;
+  for (int threads : {1, 2, 4}) {
+    ThreadPoolRunner pool(threads);
+    const double us = bench_tail(folded, name + " every layer, " + std::to_string(threads) + " thread(s)", 0, &pool);
+    if (threads == 1) one = us;
+    else std::printf("    -> %.2fx the 1-thread step [goal at 2 threads: <= 0.60x]%s\n", us / one,
+                     threads > int(std::thread::hardware_concurrency()) ? " (more threads than cores: oversubscribed)" : "");
+  }
+#endif
 }
 
 void bench_session(const Model& m, const Dataset& samples, const Dataset& replay, TrainableLayers trainable) {
@@ -237,6 +259,9 @@ int main(int argc, char** argv) {
     for (TrainableLayers t : kTrainableLayerChoices)
       bench_tail(folded, std::string(name) + " " + trainable_layers_description(t), first_trainable_layer(folded.arch, t));
   }
+  std::printf("\nwhole-network steps, batch 32, matrix products split over threads (%u cores here):\n",
+              std::thread::hardware_concurrency());
+  for (const char* name : {"seed-cnn", "digitlab-cnn"}) bench_threads(fold_batch_norm(load_or_init(name)), name);
 
   if (only == "steps") return 0;
   const std::string replay_images = kRoot + "/models/mnist-replay-1000-images.idx.gz";

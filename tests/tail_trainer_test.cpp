@@ -1,6 +1,7 @@
 // The in-browser tail trainer (native and wasm): gradients agree with finite differences, training
 // lowers the loss, a non-finite step restores the weights, and trained weights go back by name.
 #include <cmath>
+#include <cstring>
 
 #include "digitlab/fine_tuning.h"
 #include "digitlab/presets.h"
@@ -146,6 +147,36 @@ TEST(TailTrainer, AStepInPartsEqualsTheWholeStep) {
   EXPECT_EQ(ra.correct, rc.correct);
   EXPECT_LE(testing::relative_error(c.gradients(), a.gradients()), 1e-5);
   EXPECT_LE(testing::relative_error(c.parameters(), a.parameters()), 1e-6);
+}
+
+// Whole-network training on 1, 2 and 4 threads: the same losses and, after a few Adam steps with
+// dropout, the same weights bit for bit (the products split into fixed row ranges; task_runner.h).
+TEST(TailTrainer, StepsOnOneTwoAndFourThreadsGiveTheSameWeights) {
+  if (!testing::kThreadsAvailable) GTEST_SKIP() << "a single-threaded wasm build";
+  for (const char* name : {"seed-cnn", "digitlab-cnn"}) {
+    const Model m = fold_batch_norm(init_model(preset(name), 6));
+    OptimizerOptions o;  // the page's default: Adam
+    const Batch b = random_batch(784, 32, 4);
+    std::vector<float> want;
+    std::vector<float> losses;
+    for (int threads : {1, 2, 4}) {
+      ThreadPoolRunner pool(threads);
+      TailTrainer t(m, 0, o, /*seed=*/3);
+      t.set_runner(&pool);
+      EXPECT_EQ(t.threads(), threads);
+      std::vector<float> l;
+      for (int step = 0; step < 3; ++step) l.push_back(t.train_step(b.features.data(), b.labels.data(), 32).loss);
+      if (want.empty()) {
+        want = t.parameters();
+        losses = l;
+        continue;
+      }
+      EXPECT_EQ(l, losses) << name << " on " << threads << " threads";
+      ASSERT_EQ(t.parameters().size(), want.size());
+      EXPECT_EQ(0, std::memcmp(t.parameters().data(), want.data(), want.size() * sizeof(float)))
+          << name << " on " << threads << " threads";
+    }
+  }
 }
 
 TEST(TailTrainer, ANonFinitePartVoidsTheWholeStep) {

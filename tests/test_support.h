@@ -17,6 +17,14 @@
 
 namespace digitlab::testing {
 
+// Whether this build can start threads: natively, and in a -pthread wasm build (not in the
+// single-threaded one, where the threaded tests skip).
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+constexpr bool kThreadsAvailable = false;
+#else
+constexpr bool kThreadsAvailable = true;
+#endif
+
 inline std::string mnist_dir() { return find_mnist_dir(DIGITLAB_SOURCE_DIR); }
 
 #define DIGITLAB_REQUIRE_MNIST(dir)                                                                  \

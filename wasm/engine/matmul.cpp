@@ -1,5 +1,6 @@
 #include "matmul.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -120,6 +121,34 @@ void sparse_rows_kn(float* out, const float* a, const float* b, const float* bia
   }
 }
 
+// The fixed split of a product into row ranges for the runner's threads: a function of the shape
+// only, so the same rows always go together (and every row is computed exactly as a serial run
+// computes it, whatever block of rows it falls in: the kernels keep one accumulator chain per
+// output element). Tasks of at least ~64k multiply-adds, 4 rows or more each, 64 at most.
+constexpr int64_t kMinTaskMacs = int64_t(1) << 16;
+constexpr int kMaxTasks = 64;
+
+int row_tasks(int M, int K, int N) {
+  const int64_t macs = int64_t(M) * std::max(K, 1) * N;
+  const int64_t by_work = std::max<int64_t>(1, macs / kMinTaskMacs);
+  return int(std::min<int64_t>({by_work, kMaxTasks, (M + 3) / 4}));
+}
+
+// Runs rows(m0, m1) over [0, M): all at once on one thread, else in row_tasks() ranges.
+template <typename Rows>
+void over_rows(int M, int K, int N, TrainWorkspace& ws, const Rows& rows) {
+  const int tasks = ws.threads() > 1 ? row_tasks(M, K, N) : 1;
+  if (tasks <= 1) {
+    rows(0, M);
+    return;
+  }
+  const int per = ((M + tasks - 1) / tasks + 3) / 4 * 4;
+  ws.runner()->run(size_t((M + per - 1) / per), [&](size_t t) {
+    const int m0 = int(t) * per;
+    rows(m0, std::min(M, m0 + per));
+  });
+}
+
 }  // namespace
 
 void matmul(float* out, const float* a, const float* b, const float* bias, int M, int K, int N, bool b_k_by_n,
@@ -128,7 +157,9 @@ void matmul(float* out, const float* a, const float* b, const float* bias, int M
   if (!b_k_by_n && K >= 16) {
     // B as (N, K), a PyTorch weight: dot products along k, 2 rows x 4 columns at a time (8
     // accumulators and 6 operand registers fit x86's 16 SIMD registers, which V8 maps wasm onto).
-    gemm<NK, 2>(out, a, b, K, bias, M, K, N);
+    over_rows(M, K, N, ws, [&](int m0, int m1) {
+      gemm<NK, 2>(out + int64_t(m0) * N, a + int64_t(m0) * K, b, K, bias, m1 - m0, K, N);
+    });
     return;
   }
   if (!b_k_by_n) {  // short rows: transpose B once into (K, N) instead
@@ -142,10 +173,13 @@ void matmul(float* out, const float* a, const float* b, const float* bias, int M
   int64_t zeros = 0;
   const int64_t total = int64_t(M) * K;
   for (int64_t i = 0; i < total; ++i) zeros += a[i] == 0.f;
-  if (zeros * 100 >= total * kSparsePercent)
-    sparse_rows_kn(out, a, b, bias, M, K, N);
-  else
-    gemm<KN, 4>(out, a, b, N, bias, M, K, N);
+  const bool sparse = zeros * 100 >= total * kSparsePercent;  // decided once, for every row
+  over_rows(M, K, N, ws, [&](int m0, int m1) {
+    if (sparse)
+      sparse_rows_kn(out + int64_t(m0) * N, a + int64_t(m0) * K, b, bias, m1 - m0, K, N);
+    else
+      gemm<KN, 4>(out + int64_t(m0) * N, a + int64_t(m0) * K, b, N, bias, m1 - m0, K, N);
+  });
 }
 
 }  // namespace digitlab

@@ -28,6 +28,10 @@ class TailTrainer {
   TailTrainer(const Model& model, size_t first_layer, const OptimizerOptions& options, uint64_t seed = 1);
 
   size_t first_layer() const { return first_; }
+  // Threads for the matrix products (not owned; null: the caller's thread only). Results are the
+  // same bit for bit whatever the runner (task_runner.h).
+  void set_runner(TaskRunner* runner) { workspace_.set_runner(runner); }
+  int threads() const { return workspace_.threads(); }
   int input_size() const { return int(input_.size()); }  // per sample, (C, H, W) order
   Shape input_shape() const { return input_; }
   size_t num_parameters() const { return params_.size(); }

@@ -1,9 +1,12 @@
 // Scratch memory for the training layers and their matrix products, owned by whoever trains (one per
 // TailTrainer) and passed to every call, as ggml passes its work buffer: steady-state training
-// allocates nothing, and no state hides in thread_local buffers.
+// allocates nothing, and no state hides in thread_local buffers. It also carries the threads the
+// products may use (task_runner.h; none: everything on the caller's thread).
 #pragma once
 #include <cstddef>
 #include <vector>
+
+#include "task_runner.h"
 
 namespace digitlab {
 
@@ -20,8 +23,13 @@ class TrainWorkspace {
     return v.data();
   }
 
+  TaskRunner* runner() const { return runner_; }
+  void set_runner(TaskRunner* runner) { runner_ = runner; }  // not owned; null: one thread
+  int threads() const { return runner_ ? runner_->threads() : 1; }
+
  private:
   std::vector<float> slots_[kSlots];
+  TaskRunner* runner_ = nullptr;
 };
 
 }  // namespace digitlab
