@@ -70,9 +70,10 @@ void expect_same_weights(const Model& got, const Model& want) {
   std::string worst;
   const double diff = relative_difference(got, want, &worst);
   std::printf("[ distributed ] largest relative difference to one process: %.2g (%s)\n", diff, worst.c_str());
-  // The same sums in another order (per-rank means averaged instead of one mean), amplified a little
-  // by Adam over 32 steps: measured 4.6e-5 on this machine kind.
-  EXPECT_LT(diff, 2e-4) << worst;
+  // The same sums in another order (per-rank means averaged instead of one mean), amplified by Adam
+  // over 32 steps (its update divides by the root of tiny second moments): measured 4.6e-5 on an
+  // Intel machine of this kind and 4.2e-4 on an AMD EPYC one (another BLAS kernel, another rounding).
+  EXPECT_LT(diff, 1e-3) << worst;
 }
 
 TEST(DistributedSampler, ShardsAreDisjointCoverTheDataAndHaveOneSize) {
