@@ -236,7 +236,8 @@ void bench_session(const Model& m, const Dataset& samples, const Dataset& replay
 }  // namespace
 
 // `engine_bench inference` prints only the inference figures, `engine_bench steps` only the
-// fine-tuning steps (each a minute or more less under node).
+// fine-tuning steps (each a minute or more less under node), `engine_bench threads` only the
+// whole-network steps on 1, 2 and 4 threads.
 int main(int argc, char** argv) {
   const std::string only = argc > 1 ? argv[1] : "";
 #ifdef __EMSCRIPTEN__
@@ -247,23 +248,25 @@ int main(int argc, char** argv) {
   std::string peak_kind;
   const double peak = simd_peak_gflops(&peak_kind);
   std::printf("SIMD multiply-add peak (%s, 1 thread): %.1f GFLOP/s\n", peak_kind.c_str(), peak);
-  if (only != "steps") {
+  if (only != "steps" && only != "threads") {
     bench_inference("digitlab-cnn", peak);
     bench_inference("seed-cnn", peak);
   }
   if (only == "inference") return 0;
 
-  std::printf("\nfine-tuning steps, batch 32, on cached trunk features (all layers: on the images):\n");
-  for (const char* name : {"digitlab-cnn", "seed-cnn"}) {
-    const Model folded = fold_batch_norm(load_or_init(name));
-    for (TrainableLayers t : kTrainableLayerChoices)
-      bench_tail(folded, std::string(name) + " " + trainable_layers_description(t), first_trainable_layer(folded.arch, t));
+  if (only != "threads") {
+    std::printf("\nfine-tuning steps, batch 32, on cached trunk features (all layers: on the images):\n");
+    for (const char* name : {"digitlab-cnn", "seed-cnn"}) {
+      const Model folded = fold_batch_norm(load_or_init(name));
+      for (TrainableLayers t : kTrainableLayerChoices)
+        bench_tail(folded, std::string(name) + " " + trainable_layers_description(t), first_trainable_layer(folded.arch, t));
+    }
   }
   std::printf("\nwhole-network steps, batch 32, matrix products split over threads (%u cores here):\n",
               std::thread::hardware_concurrency());
   for (const char* name : {"seed-cnn", "digitlab-cnn"}) bench_threads(fold_batch_norm(load_or_init(name)), name);
 
-  if (only == "steps") return 0;
+  if (only == "steps" || only == "threads") return 0;
   const std::string replay_images = kRoot + "/models/mnist-replay-1000-images.idx.gz";
   if (!file_exists(replay_images)) {
     std::printf("\n(models/mnist-replay-1000-*.idx.gz missing: no session figures)\n");

@@ -1,6 +1,7 @@
 #include "matmul.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 
@@ -164,16 +165,22 @@ void matmul(float* out, const float* a, const float* b, const float* bias, int M
   }
   if (!b_k_by_n) {  // short rows: transpose B once into (K, N) instead
     float* bt = ws.floats(TrainWorkspace::kMatMulSlot, size_t(K) * size_t(N));
-    for (int n = 0; n < N; ++n)
-      for (int k = 0; k < K; ++k) bt[size_t(k) * N + n] = b[size_t(n) * K + k];
+    parallel_ranges(ws, size_t(N), [&](size_t n0, size_t n1) {
+      for (size_t n = n0; n < n1; ++n)
+        for (int k = 0; k < K; ++k) bt[size_t(k) * N + n] = b[n * K + k];
+    });
     b = bt;
   }
   // B as (K, N): 4 rows x 8 columns of accumulators, as XNNPACK's 4x8 wasm kernels, unless a is
   // mostly zeros (the blocked kernel does every multiply; the row loop skips the zeros' work).
-  int64_t zeros = 0;
   const int64_t total = int64_t(M) * K;
-  for (int64_t i = 0; i < total; ++i) zeros += a[i] == 0.f;
-  const bool sparse = zeros * 100 >= total * kSparsePercent;  // decided once, for every row
+  std::atomic<int64_t> zeros{0};  // a count: the same whatever order the ranges finish in
+  parallel_ranges(ws, size_t(total), [&](size_t i0, size_t i1) {
+    int64_t z = 0;
+    for (size_t i = i0; i < i1; ++i) z += a[i] == 0.f;
+    zeros += z;
+  });
+  const bool sparse = zeros.load() * 100 >= total * kSparsePercent;  // decided once, for every row
   over_rows(M, K, N, ws, [&](int m0, int m1) {
     if (sparse)
       sparse_rows_kn(out + int64_t(m0) * N, a + int64_t(m0) * K, b, bias, m1 - m0, K, N);

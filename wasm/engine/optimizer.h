@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "train_workspace.h"
+
 namespace digitlab {
 
 struct OptimizerOptions {
@@ -20,7 +22,9 @@ struct OptimizerOptions {
 class Optimizer {
  public:
   Optimizer(const OptimizerOptions& options, size_t num_params);  // throws Error for a bad option
-  void step(float* params, float* grads);  // grads may be modified (decay, clipping)
+  // grads may be modified (decay, clipping). The update is element by element, so it runs on the
+  // workspace's threads; the clipping norm is summed on the caller's thread, in order.
+  void step(float* params, float* grads, TrainWorkspace& ws);
   void reset();                            // forget moments (e.g. after restoring weights)
 
  private:

@@ -98,9 +98,9 @@ void TailTrainer::forward(const float* inputs, int B, bool dropout) {
         linear_train_forward(y, x, params_.data() + st.weight, st.has_bias ? params_.data() + st.bias : nullptr, B,
                              int(st.in.size()), int(st.out.size()), workspace_);
         break;
-      case LayerKind::relu: relu_forward(y, x, int(n)); break;
+      case LayerKind::relu: relu_train_forward(y, x, n, workspace_); break;
       case LayerKind::max_pool2d:
-        max_pool2d_train_forward(y, st.argmax.data(), x, B, st.in.c, st.in.h, st.in.w, l.kernel, l.stride);
+        max_pool2d_train_forward(y, st.argmax.data(), x, B, st.in.c, st.in.h, st.in.w, l.kernel, l.stride, workspace_);
         break;
       case LayerKind::global_avg_pool: global_avg_pool_forward(y, x, B, st.in.c, st.in.h, st.in.w); break;
       case LayerKind::dropout:
@@ -140,9 +140,9 @@ float TailTrainer::forward_backward(const float* inputs, const uint8_t* labels, 
         linear_backward(din, grads_.data() + st.weight, st.has_bias ? grads_.data() + st.bias : nullptr, dout, in,
                         params_.data() + st.weight, B, int(st.in.size()), int(st.out.size()), workspace_);
         break;
-      case LayerKind::relu: relu_backward(din, dout, acts_[i].data(), n_in); break;
+      case LayerKind::relu: relu_backward(din, dout, acts_[i].data(), n_in, workspace_); break;
       case LayerKind::max_pool2d:
-        max_pool2d_backward(din, dout, st.argmax.data(), B, st.in.c, st.in.h, st.in.w, st.out.h, st.out.w);
+        max_pool2d_backward(din, dout, st.argmax.data(), B, st.in.c, st.in.h, st.in.w, st.out.h, st.out.w, workspace_);
         break;
       case LayerKind::global_avg_pool: global_avg_pool_backward(din, dout, B, st.in.c, st.in.h, st.in.w); break;
       case LayerKind::dropout:
@@ -220,7 +220,7 @@ TrainStepResult TailTrainer::finish_step() {
   }
   grads_.swap(acc_grads_);
   backup_ = params_;
-  optimizer_.step(params_.data(), grads_.data());
+  optimizer_.step(params_.data(), grads_.data(), workspace_);
   for (float p : params_) {
     if (!std::isfinite(p)) {
       params_ = backup_;

@@ -56,7 +56,7 @@ class TailTrainer {
   const std::vector<float>& parameters() const { return params_; }
   const std::vector<float>& gradients() const { return grads_; }
   const std::vector<float>& input_gradient() const { return dinput_; }  // d loss / d inputs
-  void apply_gradients() { optimizer_.step(params_.data(), grads_.data()); }
+  void apply_gradients() { optimizer_.step(params_.data(), grads_.data(), workspace_); }
 
   // Copies the trained weights into model.params under their PyTorch names.
   void write_to(Model& model) const;

@@ -7,6 +7,7 @@
 // pthreadpool, which Debian's LibTorch also exports) and in a -pthread wasm build. The engine's
 // XNNPACK operators run on a pthreadpool of their own sizing (xnn_support.h).
 #pragma once
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -48,6 +49,8 @@ class ThreadPoolRunner : public TaskRunner {
   const std::function<void(size_t)>* task_ = nullptr;
   size_t next_ = 0, count_ = 0, finished_ = 0;
   uint64_t generation_ = 0;  // counts runs, so a worker never joins one twice
+  std::atomic<uint64_t> published_{0};  // generation_, readable without the mutex (the spin)
+  static constexpr int kSpinChecks = 2000;
   bool stop_ = false;
   std::exception_ptr error_;
 };

@@ -35,8 +35,16 @@ void linear_backward(float* dinp, float* dweight, float* dbias, const float* dou
     for (int b = 0; b < B; ++b) add_into(dbias, dout + int64_t(b) * OC, size_t(OC));
 }
 
-void relu_backward(float* dinp, const float* dout, const float* out, int64_t N) {
-  for (int64_t i = 0; i < N; ++i) dinp[i] = out[i] > 0.f ? dout[i] : 0.f;
+void relu_train_forward(float* out, const float* inp, int64_t N, TrainWorkspace& ws) {
+  parallel_ranges(ws, size_t(N), [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) out[i] = inp[i] > 0.f ? inp[i] : 0.f;
+  });
+}
+
+void relu_backward(float* dinp, const float* dout, const float* out, int64_t N, TrainWorkspace& ws) {
+  parallel_ranges(ws, size_t(N), [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) dinp[i] = out[i] > 0.f ? dout[i] : 0.f;
+  });
 }
 
 void dropout_forward(float* out, float* mask, const float* inp, int64_t N, float p, uint64_t* rng_state) {
@@ -94,31 +102,42 @@ void col2im_add(float* dinp, const float* dcol, const ConvGeometry& g, int group
     }
 }
 
+// Group gr's columns of every image, side by side: (B*P, CKg).
+void gather_group(float* a, const float* col, const ConvGeometry& g, int gr, int B, TrainWorkspace& ws) {
+  const int64_t block = int64_t(g.OH()) * g.OW() * (g.C / g.groups) * g.K * g.K;
+  parallel_ranges(ws, size_t(B), [&](size_t b0, size_t b1) {
+    for (int64_t b = int64_t(b0); b < int64_t(b1); ++b)
+      std::memcpy(a + b * block, col + b * g.col_size() + int64_t(gr) * block, sizeof(float) * size_t(block));
+  });
+}
+
 }  // namespace
 
 void conv2d_train_forward(float* out, float* col, const float* inp, const float* weight, const float* bias,
                           const ConvGeometry& g, int B, TrainWorkspace& ws) {
   const int OCg = g.OC / g.groups, CKg = g.C / g.groups * g.K * g.K, P = g.OH() * g.OW();
   const int64_t rows = int64_t(B) * P;
-  for (int b = 0; b < B; ++b)
-    for (int gr = 0; gr < g.groups; ++gr)
-      im2col(col + int64_t(b) * g.col_size() + int64_t(gr) * P * CKg, inp + int64_t(b) * g.C * g.H * g.W, g, gr);
+  parallel_ranges(ws, size_t(B), [&](size_t b0, size_t b1) {
+    for (int64_t b = int64_t(b0); b < int64_t(b1); ++b)
+      for (int gr = 0; gr < g.groups; ++gr)
+        im2col(col + b * g.col_size() + int64_t(gr) * P * CKg, inp + b * g.C * g.H * g.W, g, gr);
+  });
   float* a = ws.floats(0, size_t(rows) * size_t(CKg));
   float* y = ws.floats(1, size_t(rows) * size_t(OCg));
   for (int gr = 0; gr < g.groups; ++gr) {
     const float* cols = col;  // (B*P, CKg) as it is when there is one group
     if (g.groups > 1) {
-      for (int b = 0; b < B; ++b)
-        std::memcpy(a + int64_t(b) * P * CKg, col + int64_t(b) * g.col_size() + int64_t(gr) * P * CKg,
-                    sizeof(float) * size_t(P) * size_t(CKg));
+      gather_group(a, col, g, gr, B, ws);
       cols = a;
     }
     matmul(y, cols, weight + int64_t(gr) * OCg * CKg, bias ? bias + gr * OCg : nullptr, int(rows), CKg, OCg, false, ws);
-    for (int b = 0; b < B; ++b)  // (B*P, OCg) -> NCHW
-      for (int o = 0; o < OCg; ++o) {
-        float* dst = out + (int64_t(b) * g.OC + gr * OCg + o) * P;
-        for (int p = 0; p < P; ++p) dst[p] = y[(int64_t(b) * P + p) * OCg + o];
-      }
+    parallel_ranges(ws, size_t(B), [&](size_t b0, size_t b1) {
+      for (int64_t b = int64_t(b0); b < int64_t(b1); ++b)  // (B*P, OCg) -> NCHW
+        for (int o = 0; o < OCg; ++o) {
+          float* dst = out + (b * g.OC + gr * OCg + o) * P;
+          for (int p = 0; p < P; ++p) dst[p] = y[(b * P + p) * OCg + o];
+        }
+    });
   }
 }
 
@@ -133,57 +152,68 @@ void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dou
   for (int gr = 0; gr < g.groups; ++gr) {
     const float* cols = col;
     if (g.groups > 1) {
-      for (int b = 0; b < B; ++b)
-        std::memcpy(a + int64_t(b) * P * CKg, col + int64_t(b) * g.col_size() + int64_t(gr) * P * CKg,
-                    sizeof(float) * size_t(P) * size_t(CKg));
+      gather_group(a, col, g, gr, B, ws);
       cols = a;
     }
-    for (int o = 0; o < OCg; ++o) {
-      float sum = 0.f;
-      for (int b = 0; b < B; ++b) {
-        const float* src = dout + (int64_t(b) * g.OC + gr * OCg + o) * P;
-        std::memcpy(dy + int64_t(o) * rows + int64_t(b) * P, src, sizeof(float) * size_t(P));
-        for (int p = 0; p < P; ++p) sum += src[p];
+    parallel_ranges(ws, size_t(OCg), [&](size_t o0, size_t o1) {
+      for (int o = int(o0); o < int(o1); ++o) {
+        float sum = 0.f;  // each channel's bias gradient summed in the serial order
+        for (int b = 0; b < B; ++b) {
+          const float* src = dout + (int64_t(b) * g.OC + gr * OCg + o) * P;
+          std::memcpy(dy + int64_t(o) * rows + int64_t(b) * P, src, sizeof(float) * size_t(P));
+          for (int p = 0; p < P; ++p) sum += src[p];
+        }
+        if (dbias) dbias[gr * OCg + o] += sum;
       }
-      if (dbias) dbias[gr * OCg + o] += sum;
-    }
+    });
     // dweight (OCg, CKg) += dy (OCg, B*P) x cols (B*P, CKg)
     matmul(tmp, dy, cols, nullptr, OCg, int(rows), CKg, true, ws);
     add_into(dweight + int64_t(gr) * OCg * CKg, tmp, size_t(OCg) * size_t(CKg));
     if (!dinp) continue;
     // dcols (B*P, CKg) = dy^T (B*P, OCg) x weight (OCg, CKg), then back onto the input
     float* dy_t = ws.floats(3, size_t(rows) * size_t(OCg));
-    for (int o = 0; o < OCg; ++o)
-      for (int64_t r = 0; r < rows; ++r) dy_t[r * OCg + o] = dy[int64_t(o) * rows + r];
+    parallel_ranges(ws, size_t(rows), [&](size_t r0, size_t r1) {
+      for (int64_t r = int64_t(r0); r < int64_t(r1); ++r)
+        for (int o = 0; o < OCg; ++o) dy_t[r * OCg + o] = dy[int64_t(o) * rows + r];
+    });
     matmul(tmp, dy_t, weight + int64_t(gr) * OCg * CKg, nullptr, int(rows), OCg, CKg, true, ws);
-    for (int b = 0; b < B; ++b) col2im_add(dinp + int64_t(b) * g.C * g.H * g.W, tmp + int64_t(b) * P * CKg, g, gr);
+    parallel_ranges(ws, size_t(B), [&](size_t b0, size_t b1) {
+      for (int64_t b = int64_t(b0); b < int64_t(b1); ++b)
+        col2im_add(dinp + b * g.C * g.H * g.W, tmp + b * P * CKg, g, gr);
+    });
   }
 }
 
 void max_pool2d_train_forward(float* out, int32_t* argmax, const float* inp, int B, int C, int H, int W, int K,
-                              int stride) {
+                              int stride, TrainWorkspace& ws) {
   const int OH = (H - K) / stride + 1, OW = (W - K) / stride + 1;
-  for (int64_t bc = 0; bc < int64_t(B) * C; ++bc) {
-    const float* x = inp + bc * H * W;
-    for (int oh = 0; oh < OH; ++oh)
-      for (int ow = 0; ow < OW; ++ow) {
-        int best = (oh * stride) * W + ow * stride;
-        for (int kh = 0; kh < K; ++kh)
-          for (int kw = 0; kw < K; ++kw) {
-            const int i = (oh * stride + kh) * W + ow * stride + kw;
-            if (x[i] > x[best]) best = i;  // first maximum wins, as in PyTorch
-          }
-        out[bc * OH * OW + oh * OW + ow] = x[best];
-        argmax[bc * OH * OW + oh * OW + ow] = best;
-      }
-  }
+  parallel_ranges(ws, size_t(B) * size_t(C), [&](size_t bc0, size_t bc1) {
+    for (int64_t bc = int64_t(bc0); bc < int64_t(bc1); ++bc) {
+      const float* x = inp + bc * H * W;
+      for (int oh = 0; oh < OH; ++oh)
+        for (int ow = 0; ow < OW; ++ow) {
+          int best = (oh * stride) * W + ow * stride;
+          for (int kh = 0; kh < K; ++kh)
+            for (int kw = 0; kw < K; ++kw) {
+              const int i = (oh * stride + kh) * W + ow * stride + kw;
+              if (x[i] > x[best]) best = i;  // first maximum wins, as in PyTorch
+            }
+          out[bc * OH * OW + oh * OW + ow] = x[best];
+          argmax[bc * OH * OW + oh * OW + ow] = best;
+        }
+    }
+  });
 }
 
 void max_pool2d_backward(float* dinp, const float* dout, const int32_t* argmax, int B, int C, int H, int W, int OH,
-                         int OW) {
-  std::memset(dinp, 0, sizeof(float) * size_t(B) * size_t(C) * size_t(H) * size_t(W));
-  for (int64_t bc = 0; bc < int64_t(B) * C; ++bc)
-    for (int i = 0; i < OH * OW; ++i) dinp[bc * H * W + argmax[bc * OH * OW + i]] += dout[bc * OH * OW + i];
+                         int OW, TrainWorkspace& ws) {
+  parallel_ranges(ws, size_t(B) * size_t(C), [&](size_t bc0, size_t bc1) {
+    for (int64_t bc = int64_t(bc0); bc < int64_t(bc1); ++bc) {
+      float* dx = dinp + bc * H * W;
+      std::memset(dx, 0, sizeof(float) * size_t(H) * size_t(W));
+      for (int i = 0; i < OH * OW; ++i) dx[argmax[bc * OH * OW + i]] += dout[bc * OH * OW + i];
+    }
+  });
 }
 
 void global_avg_pool_backward(float* dinp, const float* dout, int B, int C, int H, int W) {

@@ -2,8 +2,8 @@
 // buffers, shapes in the comment above each pair, gradients accumulated (+=) into buffers that mirror
 // the parameters. Matrix products run on matmul.h's SIMD loops (no XNNPACK, so the tests that compare
 // against LibTorch can link them: Debian's LibTorch must not share a binary with XNNPACK); scratch
-// memory comes from the caller's TrainWorkspace. relu's forward half is the shared reference one
-// (digitlab/reference.h): relu_forward(out, inp, N).
+// memory and the threads a call may use come from the caller's TrainWorkspace: every loop splits by
+// images, channels or rows, so a result is the same bit for bit on any number of threads.
 #pragma once
 #include <cstdint>
 
@@ -19,8 +19,10 @@ void linear_train_forward(float* out, const float* inp, const float* weight, con
 void linear_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
                      const float* weight, int B, int C, int OC, TrainWorkspace& ws);
 
-// relu: backward uses the forward output (the gradient passes where out > 0)
-void relu_backward(float* dinp, const float* dout, const float* out, int64_t N);
+// relu: out = max(inp, 0) as reference.h's relu_forward; backward uses the forward output (the
+// gradient passes where out > 0)
+void relu_train_forward(float* out, const float* inp, int64_t N, TrainWorkspace& ws);
+void relu_backward(float* dinp, const float* dout, const float* out, int64_t N, TrainWorkspace& ws);
 
 // Inverted dropout: mask (N) holds 0 or 1/(1-p), drawn from rng_state; out = inp * mask.
 void dropout_forward(float* out, float* mask, const float* inp, int64_t N, float p, uint64_t* rng_state);
@@ -44,9 +46,11 @@ void conv2d_backward(float* dinp, float* dweight, float* dbias, const float* dou
                      const float* weight, const ConvGeometry& g, int B, TrainWorkspace& ws);
 
 // inp (B, C, H, W) -> out (B, C, OH, OW), argmax (B, C, OH, OW) = flat index into the input plane
-void max_pool2d_train_forward(float* out, int32_t* argmax, const float* inp, int B, int C, int H, int W, int K, int stride);
+void max_pool2d_train_forward(float* out, int32_t* argmax, const float* inp, int B, int C, int H, int W, int K, int stride,
+                              TrainWorkspace& ws);
 // dout (B, C, OH, OW) -> dinp (B, C, H, W) (zeroed first, then routed to each window's maximum)
-void max_pool2d_backward(float* dinp, const float* dout, const int32_t* argmax, int B, int C, int H, int W, int OH, int OW);
+void max_pool2d_backward(float* dinp, const float* dout, const int32_t* argmax, int B, int C, int H, int W, int OH, int OW,
+                         TrainWorkspace& ws);
 
 // dout (B, C) -> dinp (B, C, H, W) = dout / (H*W) everywhere
 void global_avg_pool_backward(float* dinp, const float* dout, int B, int C, int H, int W);
