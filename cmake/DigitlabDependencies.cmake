@@ -43,7 +43,9 @@ else()
 endif()
 
 if(DIGITLAB_XNNPACK)
-  if(EMSCRIPTEN)
+  if(EMSCRIPTEN AND DIGITLAB_WASM_THREADS)
+    set(_xnn_target wasm-threads)
+  elseif(EMSCRIPTEN)
     set(_xnn_target wasm)
   else()
     set(_xnn_target native)
@@ -72,8 +74,17 @@ if(EMSCRIPTEN)
   # Errors are C++ exceptions (bad weight files, datasets); Emscripten disables catching by default.
   # Native wasm exception handling costs nothing until something throws (Chrome 95+, Firefox 100+,
   # Safari 15.2+, node 17+).
-  add_compile_options(-fwasm-exceptions)
-  add_link_options(-fwasm-exceptions)
+  if(DIGITLAB_WASM_THREADS)
+    # Shared memory needs every object built with atomics and bulk memory: -pthread everywhere.
+    # Debian's emcc 3.1.6 with -pthread and -fwasm-exceptions catches nothing by type (`throw 5`
+    # misses `catch (int)`; checked 2026-12-02), so this build uses Emscripten's JavaScript-based
+    # exception handling, which does.
+    add_compile_options(-pthread -fexceptions)
+    add_link_options(-pthread -fexceptions)
+  else()
+    add_compile_options(-fwasm-exceptions)
+    add_link_options(-fwasm-exceptions)
+  endif()
   # Debian's emcc runs its JS optimizer with the machine's node, which (when it is not Debian's own)
   # does not look in /usr/share/nodejs for acorn: point it there for every link, whatever the
   # environment of the configure or build step.

@@ -160,6 +160,44 @@ TEST(FineTuneWorker, ASessionInTheWorkerEndsExactlyAsOnThePagesThread) {
   expect_same_params(w.driver->result(), here.result());
 }
 
+// The same whole-network session on 1 thread here and on 2 and 4 in the worker: the same model, bit
+// for bit (the products split by a fixed rule, XNNPACK's operators tile only over outputs). The
+// single-threaded wasm build cannot start threads: its session runs on one and says why.
+TEST(FineTuneWorker, ASessionOnThreadsMakesTheSameModelAsOnOne) {
+  Fixture f;
+  f.config.trainable = TrainableLayers::all;
+  f.config.epochs = 1;
+  f.config.large_slices = true;  // as the worker runs every session (worker.cpp)
+  SlicedFineTuneDriver here;
+  here.start(f.data(), f.config);
+  while (here.tick(50) == FineTuneDriver::Event::none) {
+  }
+  ASSERT_EQ(here.status().state, FineTuneStatus::State::done) << here.status().message;
+  EXPECT_EQ(here.status().threads, 1);
+  for (int threads : {2, 4}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    f.config.threads = threads;
+    Wired w = wired();
+    w.driver->start(f.data(), f.config);
+    while (w.link->pump(*w.driver, 50)) w.driver->tick(0);
+    EXPECT_EQ(w.driver->tick(0), FineTuneDriver::Event::finished);
+    const FineTuneStatus& s = w.driver->status();
+    ASSERT_EQ(s.state, FineTuneStatus::State::done) << s.message;
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+    EXPECT_EQ(s.threads, 1);
+    EXPECT_EQ(s.threads_note, "this module is single-threaded");
+#else
+    EXPECT_EQ(s.threads, threads) << s.threads_note;
+    EXPECT_EQ(s.threads_note, "");
+#endif
+    EXPECT_EQ(s.step, here.status().step);
+    EXPECT_EQ(s.loss_history, here.status().loss_history);
+    EXPECT_EQ(s.heldout_after, here.status().heldout_after);
+    EXPECT_EQ(s.mnist_after, here.status().mnist_after);
+    expect_same_params(w.driver->result(), here.result());
+  }
+}
+
 TEST(FineTuneWorker, CancelIgnoresTheOldSessionsMessagesAndANewSessionRuns) {
   Fixture f;
   Wired w = wired();
@@ -337,6 +375,7 @@ TEST(FineTuneMessages, RequestsAndStatusesSurviveTheTripAndBadOnesAreNamed) {
   c.holdout = 0.f;
   c.shifted_copies = false;
   c.seed = 1234567890123ull;
+  c.threads = 6;
   const Dataset none;
   const DecodedFineTuneRequest d = decode_fine_tune_request(make_fine_tune_request({f.base, none, f.probe, f.samples}, c));
   EXPECT_EQ(d.replay.size(), 0u);
@@ -345,6 +384,7 @@ TEST(FineTuneMessages, RequestsAndStatusesSurviveTheTripAndBadOnesAreNamed) {
   EXPECT_EQ(d.samples.labels, f.samples.labels);
   EXPECT_EQ(fine_tune_config_to_json(d.config), fine_tune_config_to_json(c));
   EXPECT_EQ(d.config.seed, c.seed);
+  EXPECT_EQ(d.config.threads, 6);
   expect_same_params(d.base, f.base);
 
   FineTuneRequest r = make_fine_tune_request(f.data(), c);
@@ -375,6 +415,8 @@ TEST(FineTuneMessages, RequestsAndStatusesSurviveTheTripAndBadOnesAreNamed) {
   s.heldout_history = {0.5f, NAN};
   s.eta_seconds = 12.5;
   s.message = "a \"quoted\" message";
+  s.threads = 3;
+  s.threads_note = "threads could not start: pthreadpool_create(4)";
   double longest = 0;
   const FineTuneStatus back = fine_tune_status_from_json(fine_tune_status_to_json(s, 4.5), &longest);
   EXPECT_EQ(back.state, s.state);
@@ -391,6 +433,8 @@ TEST(FineTuneMessages, RequestsAndStatusesSurviveTheTripAndBadOnesAreNamed) {
   EXPECT_TRUE(std::isnan(back.heldout_history[1]));
   EXPECT_DOUBLE_EQ(back.eta_seconds, 12.5);
   EXPECT_EQ(back.message, s.message);
+  EXPECT_EQ(back.threads, 3);
+  EXPECT_EQ(back.threads_note, s.threads_note);
   EXPECT_EQ(longest, 4.5);
   EXPECT_THROW(fine_tune_status_from_json("{\"state\": 3}", nullptr), Error);
   EXPECT_THROW(fine_tune_status_from_json("{\"state\": \"running\", \"loss\": 1}", nullptr), Error);

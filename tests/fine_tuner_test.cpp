@@ -247,6 +247,11 @@ TEST(FineTuner, RefusesEmptyOrMisshapenSamplesAndBadSettings) {
   FineTuneConfig bad;
   bad.replay_per_batch = 40;
   EXPECT_ERROR_CONTAINS(FineTuner(base, Dataset{}, Dataset{}, bad), "replay");
+  for (int threads : {0, -3, 65}) {
+    FineTuneConfig odd;
+    odd.threads = threads;
+    EXPECT_ERROR_CONTAINS(FineTuner(base, Dataset{}, Dataset{}, odd), "threads must be between 1 and 64");
+  }
 }
 
 }  // namespace

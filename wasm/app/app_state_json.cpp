@@ -37,7 +37,8 @@ json fine_tune_json(const AppState& a) {
           {"heldoutBefore", finite_or_minus_one(t.heldout_before)}, {"heldoutAfter", finite_or_minus_one(t.heldout_after)},
           {"mnistDigits", t.mnist_digits}, {"mnistBefore", finite_or_minus_one(t.mnist_before)},
           {"mnistAfter", finite_or_minus_one(t.mnist_after)}, {"message", t.message},
-          {"longestSliceMs", a.tuning->longest_slice_ms()}, {"runsIn", a.tuning->runs_in()}};
+          {"longestSliceMs", a.tuning->longest_slice_ms()}, {"runsIn", a.tuning->runs_in()},
+          {"threads", t.threads}, {"threadsNote", t.threads_note}};
 }
 
 json perf_json(const AppState& a) {

@@ -76,10 +76,10 @@ void MaxPoolStep::reshape(size_t batch) {
   size_t oh = 0, ow = 0;
   const size_t c = size_t(in_.c);
   if (out_type() == ElementType::s8)
-    xnn_check(xnn_reshape_max_pooling2d_nhwc_s8(op_.get(), batch, in_.h, in_.w, c, c, c, &oh, &ow, nullptr),
+    xnn_check(xnn_reshape_max_pooling2d_nhwc_s8(op_.get(), batch, in_.h, in_.w, c, c, c, &oh, &ow, xnn_threadpool()),
               "int8 max pooling reshape");
   else
-    xnn_check(xnn_reshape_max_pooling2d_nhwc_f32(op_.get(), batch, in_.h, in_.w, c, c, c, &oh, &ow, nullptr),
+    xnn_check(xnn_reshape_max_pooling2d_nhwc_f32(op_.get(), batch, in_.h, in_.w, c, c, c, &oh, &ow, xnn_threadpool()),
               "max pooling reshape");
 }
 
@@ -90,7 +90,7 @@ void MaxPoolStep::run(const void* x, void* y) {
   else
     xnn_check(xnn_setup_max_pooling2d_nhwc_f32(op_.get(), static_cast<const float*>(x), static_cast<float*>(y)),
               "max pooling setup");
-  xnn_check(xnn_run_operator(op_.get(), nullptr), "max pooling run");
+  xnn_check(xnn_run_operator(op_.get(), xnn_threadpool()), "max pooling run");
 }
 
 MeanStep::MeanStep(Shape in, Shape out) : XnnOperatorStep(out, ElementType::f32), in_(in) {
@@ -106,12 +106,12 @@ void MeanStep::reshape(size_t batch) {
   const int64_t axis = 1;
   const size_t shape[3] = {batch, size_t(in_.h) * in_.w, size_t(in_.c)};
   size_t unused_size = 0, unused_alignment = 0;
-  xnn_check(xnn_reshape_reduce_nd(op_.get(), 1, &axis, 3, shape, &unused_size, &unused_alignment, nullptr), "mean reshape");
+  xnn_check(xnn_reshape_reduce_nd(op_.get(), 1, &axis, 3, shape, &unused_size, &unused_alignment, xnn_threadpool()), "mean reshape");
 }
 
 void MeanStep::run(const void* x, void* y) {
   xnn_check(xnn_setup_reduce_nd(op_.get(), /*workspace=*/nullptr, x, y), "mean setup");
-  xnn_check(xnn_run_operator(op_.get(), nullptr), "mean run");
+  xnn_check(xnn_run_operator(op_.get(), xnn_threadpool()), "mean run");
 }
 
 FullyConnectedStep::FullyConnectedStep(const Layer& l, const float* weight, const float* bias, bool relu, Shape out)
@@ -124,13 +124,13 @@ FullyConnectedStep::FullyConnectedStep(const Layer& l, const float* weight, cons
 }
 
 void FullyConnectedStep::reshape(size_t batch) {
-  xnn_check(xnn_reshape_fully_connected_nc_f32(op_.get(), batch, nullptr), "fully connected reshape");
+  xnn_check(xnn_reshape_fully_connected_nc_f32(op_.get(), batch, xnn_threadpool()), "fully connected reshape");
 }
 
 void FullyConnectedStep::run(const void* x, void* y) {
   xnn_check(xnn_setup_fully_connected_nc_f32(op_.get(), static_cast<const float*>(x), static_cast<float*>(y)),
             "fully connected setup");
-  xnn_check(xnn_run_operator(op_.get(), nullptr), "fully connected run");
+  xnn_check(xnn_run_operator(op_.get(), xnn_threadpool()), "fully connected run");
 }
 
 ClampStep::ClampStep(Shape out) : XnnOperatorStep(out, ElementType::f32) {
@@ -146,12 +146,12 @@ ClampStep::ClampStep(Shape out) : XnnOperatorStep(out, ElementType::f32) {
 
 void ClampStep::reshape(size_t batch) {
   const size_t n = size_t(out_shape().size());
-  xnn_check(xnn_reshape_unary_elementwise_nc(op_.get(), batch, n, n, n, nullptr), "clamp reshape");
+  xnn_check(xnn_reshape_unary_elementwise_nc(op_.get(), batch, n, n, n, xnn_threadpool()), "clamp reshape");
 }
 
 void ClampStep::run(const void* x, void* y) {
   xnn_check(xnn_setup_unary_elementwise_nc(op_.get(), x, y), "clamp setup");
-  xnn_check(xnn_run_operator(op_.get(), nullptr), "clamp run");
+  xnn_check(xnn_run_operator(op_.get(), xnn_threadpool()), "clamp run");
 }
 
 }  // namespace digitlab

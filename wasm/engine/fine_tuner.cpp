@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <system_error>
 
 #include "digitlab/error.h"
 #include "digitlab/random.h"
@@ -55,6 +56,7 @@ void FineTuner::check_config(const FineTuneConfig& config) {
   if (config.replay_per_batch < 0 || config.replay_per_batch >= config.batch)
     throw Error("replay digits per batch must be at least 0 and fewer than the batch size");
   if (!(config.holdout >= 0.f && config.holdout < 1.f)) throw Error("holdout must be in [0, 1)");
+  if (config.threads < 1 || config.threads > 64) throw Error("threads must be between 1 and 64");
 }
 
 FineTuner::FineTuner(const Model& base, const Dataset& replay, const Dataset& probe, const FineTuneConfig& config)
@@ -62,6 +64,18 @@ FineTuner::FineTuner(const Model& base, const Dataset& replay, const Dataset& pr
   check_config(config);
   first_layer_ = first_trainable_layer(base_.arch, config.trainable);
   tail_ = std::make_unique<TailTrainer>(base_, first_layer_, config.optimizer, config.seed);
+  if (config.threads > 1) {
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+    threads_note_ = "this module is single-threaded";
+#else
+    try {
+      runner_ = std::make_unique<PthreadpoolRunner>(config.threads);  // shared with the trunk (advance)
+      tail_->set_runner(runner_.get());
+    } catch (const std::system_error& e) {  // e.g. the wasm pool has no worker left (EAGAIN)
+      threads_note_ = std::string("threads could not start: ") + e.what();
+    }
+#endif
+  }
   feature_size_ = tail_->input_size();
   if (feature_size_ != trunk_.feature_size(first_layer_)) throw Error("engine and tail trainer disagree on the tail's input");
   check_fits(replay, base_.arch, "replay digits");
@@ -71,6 +85,8 @@ FineTuner::FineTuner(const Model& base, const Dataset& replay, const Dataset& pr
 void FineTuner::start(const Dataset& samples) {
   check_fine_tune_samples(base_.arch, samples);
   status_ = FineTuneStatus{};
+  status_.threads = tail_->threads();
+  status_.threads_note = threads_note_;
   feature_jobs_.clear();
   eval_jobs_.clear();
   best_params_.clear();
@@ -121,16 +137,18 @@ void FineTuner::start(const Dataset& samples) {
   if (config_.max_steps > 0) status_.total_steps = std::min(status_.total_steps, config_.max_steps);
   status_.points_every = std::max(1, (status_.total_steps + config_.checks - 1) / config_.checks);
   // When every layer trains, a step is too long for one frame: it runs in parts of kTrainPart.
-  part_size_ = first_layer_ == 0 ? kTrainPart : config_.batch;
+  part_size_ = first_layer_ == 0 && !config_.large_slices ? kTrainPart : config_.batch;
+  feature_slice_ = config_.large_slices ? kLargeSlice : kFeatureSlice;
+  eval_slice_ = config_.large_slices ? kLargeSlice : kEvalSlice;
   part_done_ = 0;
   const size_t n_replay = replay_labels_.empty() ? 0 : size_t(config_.replay_per_batch);
   const int parts_per_step = slices(size_t(user_per_batch) + n_replay, part_size_);
   int feature_slices = 0;
-  for (const FeatureJob& job : feature_jobs_) feature_slices += slices(size_t(job.count), kFeatureSlice);
-  const int measure_slices = slices(heldout_labels_.size(), kEvalSlice) + slices(probe_labels_.size(), kEvalSlice);
+  for (const FeatureJob& job : feature_jobs_) feature_slices += slices(size_t(job.count), feature_slice_);
+  const int measure_slices = slices(heldout_labels_.size(), eval_slice_) + slices(probe_labels_.size(), eval_slice_);
   const int checks = (status_.total_steps + status_.points_every - 1) / status_.points_every;
   status_.work_total = feature_slices + 2 * measure_slices + parts_per_step * status_.total_steps +
-                       (heldout_labels_.empty() ? 0 : checks * slices(heldout_labels_.size(), kEvalSlice));
+                       (heldout_labels_.empty() ? 0 : checks * slices(heldout_labels_.size(), eval_slice_));
   status_.state = FineTuneStatus::State::preparing;
   phase_ = Phase::preparing;
   order_.resize(train_labels_.size());
@@ -175,7 +193,7 @@ void FineTuner::queue_check() {
 bool FineTuner::do_feature_slice() {
   for (FeatureJob& job : feature_jobs_) {
     if (job.done >= job.count) continue;
-    const int n = std::min(kFeatureSlice, job.count - job.done);
+    const int n = std::min(feature_slice_, job.count - job.done);
     const size_t per_image = base_.arch.input.size();
     trunk_.features_before(first_layer_, job.pixels->data() + size_t(job.done) * per_image, n,
                            job.out->data() + size_t(job.done) * size_t(feature_size_));
@@ -190,7 +208,7 @@ bool FineTuner::do_eval_slice() {
   for (EvalJob& job : eval_jobs_) {
     const size_t total = job.labels->size();
     if (job.done >= total) continue;  // finished, or nothing to score (results stay NaN)
-    const int n = int(std::min<size_t>(kEvalSlice, total - job.done));
+    const int n = int(std::min<size_t>(eval_slice_, total - job.done));
     const int classes = base_.arch.num_classes;
     eval_logits_.resize(size_t(n) * size_t(classes));
     if (job.engine)
@@ -310,7 +328,7 @@ void FineTuner::end_training(FineTuneStatus::Ending why) {
   phase_ = Phase::after;
   queue_measurements(/*before=*/false);
   // The work still planned for steps that will not run is done: the bar jumps to the measurements.
-  const int left = slices(heldout_labels_.size(), kEvalSlice) + slices(probe_labels_.size(), kEvalSlice);
+  const int left = slices(heldout_labels_.size(), eval_slice_) + slices(probe_labels_.size(), eval_slice_);
   status_.work_done = std::max(status_.work_done, status_.work_total - left);
 }
 
@@ -346,6 +364,8 @@ void FineTuner::settle() {
 }
 
 const FineTuneStatus& FineTuner::advance(int max_units) {
+  // The trunk's operators (features, evaluation) run on the training threads' pool meanwhile.
+  const ScopedXnnThreadpool pool(runner_ ? runner_->pool() : nullptr);
   for (int u = 0; u < max_units && status_.busy(); ++u) {
     switch (phase_) {
       case Phase::preparing:

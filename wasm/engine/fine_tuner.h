@@ -22,6 +22,7 @@
 #include "digitlab/fine_tuning.h"
 #include "digitlab/idx.h"
 #include "digitlab/model.h"
+#include "pthreadpool_runner.h"
 #include "tail_trainer.h"
 #include "xnn_engine.h"
 
@@ -39,6 +40,16 @@ struct FineTuneConfig {
   float holdout = 0.2f;        // share of samples kept out of training, to measure and to stop early
   bool shifted_copies = true;  // also train on 1-pixel shifts of each sample (cheap augmentation)
   uint64_t seed = 1;
+  // Threads for the training products (task_runner.h) and the trunk's XNNPACK operators (one
+  // pthreadpool, pthreadpool_runner.h), the caller's included. The result does not depend on it. Where threads cannot start (the single-threaded wasm build, or a pool that is
+  // exhausted) the session runs on fewer and its status says how many and why.
+  int threads = 1;
+  // Slices of work (advance()'s unit) sized for a thread that does nothing else: a whole training
+  // step, and 64 images of features or evaluation per slice, instead of the page thread's small ones
+  // (kTrainPart, kFeatureSlice, kEvalSlice) that fit between frames. Fewer, larger products are what
+  // threads need. The fine-tuning worker sets it. When every layer trains it changes how a batch's
+  // gradient is summed, so the float rounding of the result (not the rest of the session).
+  bool large_slices = false;
 };
 
 // What a session trains on and is measured with: the model as shipped, the MNIST digits mixed into
@@ -82,6 +93,8 @@ struct FineTuneStatus {
   double heldout_before = 0, heldout_after = 0;  // accuracy in [0, 1]; NaN without held-out samples
   double mnist_before = 0, mnist_after = 0;      // on the probe digits (never trained on); NaN without them
   double eta_seconds = -1;                  // time left, as the driver estimates it; < 0: not known yet
+  int threads = 1;                          // threads the training products use
+  std::string threads_note;                 // why fewer than asked for, if so
   std::string message;                      // what went wrong, when failed
   float progress() const { return work_total ? std::min(1.f, float(work_done) / float(work_total)) : 0.f; }
 };
@@ -125,6 +138,7 @@ class FineTuner {
   // Images whose trunk features one slice computes, digits one evaluation slice scores, and samples
   // of a training step one slice does when every layer trains (the others take a step per slice).
   static constexpr int kFeatureSlice = 8, kEvalSlice = 8, kTrainPart = 2;
+  static constexpr int kLargeSlice = 64;  // features or evaluation per slice with large_slices
 
  private:
   // Trunk features for `count` images of `pixels`, computed kFeatureSlice at a time into `out`.
@@ -165,6 +179,8 @@ class FineTuner {
   FineTuneConfig config_;
   XnnEngine trunk_;
   size_t first_layer_ = 0;
+  std::unique_ptr<PthreadpoolRunner> runner_;  // when config_.threads > 1 and threads could start
+  std::string threads_note_;
   std::unique_ptr<TailTrainer> tail_;  // the layers from first_layer_ on
   int feature_size_ = 0;
   Dataset replay_, probe_;
@@ -180,6 +196,7 @@ class FineTuner {
   std::vector<uint32_t> order_;  // shuffled indices into the training features, per epoch
   size_t cursor_ = 0;            // position in order_ within the epoch
   int part_size_ = 0;            // samples per slice of a training step
+  int feature_slice_ = kFeatureSlice, eval_slice_ = kEvalSlice;  // images per slice (large_slices: kLargeSlice)
   size_t part_done_ = 0;         // samples of the current batch done (0: the next slice starts a batch)
   size_t batch_user_ = 0;        // the person's samples in the current batch
   double interval_loss_ = 0;

@@ -158,7 +158,7 @@ void WinogradConv3x3::reshape(int batch, int h, int w) {
   const size_t batch_dims[1] = {elements};
   size_t workspace_size = 0, workspace_alignment = 0;
   xnn_check(xnn_reshape_batch_matrix_multiply_nc_f32(matmul_.get(), 1, batch_dims, batch_dims, tiles, size_t(cin_),
-                                                     size_t(cout_), &workspace_size, &workspace_alignment, nullptr),
+                                                     size_t(cout_), &workspace_size, &workspace_alignment, xnn_threadpool()),
             "Winograd batch matrix multiply reshape");
   workspace_.resize(workspace_size, workspace_alignment);
   batch_ = batch, h_ = h, w_ = w;
@@ -246,7 +246,7 @@ void WinogradConv3x3::run(const float* in, float* out) {
   xnn_check(xnn_setup_batch_matrix_multiply_nc_f32(matmul_.get(), workspace_.data(), v_.data(), /*input_b=*/nullptr,
                                                    products_.data()),
             "Winograd batch matrix multiply setup");
-  xnn_check(xnn_run_operator(matmul_.get(), nullptr), "Winograd batch matrix multiply run");
+  xnn_check(xnn_run_operator(matmul_.get(), xnn_threadpool()), "Winograd batch matrix multiply run");
   if (m_tile_ == 2)
     transform_output<2>(out, batch);
   else

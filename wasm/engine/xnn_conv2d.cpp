@@ -29,7 +29,7 @@ void XnnConv2d::reshape(int batch, int h, int w) {
   reshaped_ = false;  // stays false if XNNPACK refuses the size
   size_t workspace_size = 0, workspace_alignment = 0, oh = 0, ow = 0;
   xnn_check(xnn_reshape_convolution2d_nhwc_f32(op_.get(), size_t(batch), size_t(h), size_t(w), &workspace_size,
-                                               &workspace_alignment, &oh, &ow, nullptr),
+                                               &workspace_alignment, &oh, &ow, xnn_threadpool()),
             "convolution reshape");
   workspace_.resize(workspace_size, workspace_alignment);
   out_h_ = int(oh), out_w_ = int(ow);
@@ -39,7 +39,7 @@ void XnnConv2d::reshape(int batch, int h, int w) {
 void XnnConv2d::run(const float* in, float* out) {
   if (!reshaped_) throw Error("convolution run before reshape");
   xnn_check(xnn_setup_convolution2d_nhwc_f32(op_.get(), workspace_.data(), in, out), "convolution setup");
-  xnn_check(xnn_run_operator(op_.get(), nullptr), "convolution run");
+  xnn_check(xnn_run_operator(op_.get(), xnn_threadpool()), "convolution run");
 }
 
 }  // namespace digitlab

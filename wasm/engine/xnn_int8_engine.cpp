@@ -73,7 +73,7 @@ class Q8ConvStep : public XnnOperatorStep {
   }
   void reshape(size_t batch) override {
     size_t size = 0, alignment = 0, oh = 0, ow = 0;
-    xnn_check(xnn_reshape_convolution2d_nhwc_qs8_qc8w(op_.get(), batch, in_.h, in_.w, &size, &alignment, &oh, &ow, nullptr),
+    xnn_check(xnn_reshape_convolution2d_nhwc_qs8_qc8w(op_.get(), batch, in_.h, in_.w, &size, &alignment, &oh, &ow, xnn_threadpool()),
               "int8 convolution reshape");
     workspace_.resize(size, alignment);
   }
@@ -81,7 +81,7 @@ class Q8ConvStep : public XnnOperatorStep {
     xnn_check(xnn_setup_convolution2d_nhwc_qs8_qc8w(op_.get(), workspace_.data(), static_cast<const int8_t*>(x),
                                                      static_cast<int8_t*>(y)),
               "int8 convolution setup");
-    xnn_check(xnn_run_operator(op_.get(), nullptr), "int8 convolution run");
+    xnn_check(xnn_run_operator(op_.get(), xnn_threadpool()), "int8 convolution run");
   }
 
  private:
@@ -105,12 +105,12 @@ class Q8LinearStep : public XnnOperatorStep {
     op_.reset(x);
   }
   void reshape(size_t batch) override {
-    xnn_check(xnn_reshape_fully_connected_nc_qs8_qc8w(op_.get(), batch, nullptr), "int8 fully connected reshape");
+    xnn_check(xnn_reshape_fully_connected_nc_qs8_qc8w(op_.get(), batch, xnn_threadpool()), "int8 fully connected reshape");
   }
   void run(const void* x, void* y) override {
     xnn_check(xnn_setup_fully_connected_nc_qs8_qc8w(op_.get(), static_cast<const int8_t*>(x), static_cast<int8_t*>(y)),
               "int8 fully connected setup");
-    xnn_check(xnn_run_operator(op_.get(), nullptr), "int8 fully connected run");
+    xnn_check(xnn_run_operator(op_.get(), xnn_threadpool()), "int8 fully connected run");
   }
 };
 

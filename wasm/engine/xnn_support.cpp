@@ -21,6 +21,13 @@ void xnn_check(int status, const char* what) {
     throw Error(std::string("XNNPACK ") + what + " failed (status " + std::to_string(status) + ")");
 }
 
+namespace {
+pthreadpool_t g_threadpool = nullptr;
+}
+
+pthreadpool_t xnn_threadpool() { return g_threadpool; }
+void set_xnn_threadpool(pthreadpool_t pool) { g_threadpool = pool; }
+
 void XnnOperatorDeleter::operator()(xnn_operator_t op) const { xnn_delete_operator(op); }
 
 void XnnWorkspace::resize(size_t size, size_t alignment) {

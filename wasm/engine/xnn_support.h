@@ -7,6 +7,7 @@
 #include <vector>
 
 typedef struct xnn_operator* xnn_operator_t;
+typedef struct pthreadpool* pthreadpool_t;
 
 namespace digitlab {
 
@@ -17,6 +18,14 @@ void xnn_ensure_initialized();
 // Throws Error("XNNPACK <what> failed (status N)") unless status is xnn_status_success. An int
 // because C enums without a fixed type cannot be declared without xnnpack.h.
 void xnn_check(int status, const char* what);
+
+// The pthreadpool every XNNPACK operator of this process reshapes and runs on; null (the default)
+// runs them on the calling thread. Process-wide because XNNPACK takes the pool at each reshape and
+// run, and a process has one pool: the -pthread worker module's (pthreadpool_runner.h), which the
+// training products share, so no second set of threads competes for the cores. The caller keeps the
+// pool alive while it is set, and sets it between operator calls, never during one.
+pthreadpool_t xnn_threadpool();
+void set_xnn_threadpool(pthreadpool_t pool);
 
 struct XnnOperatorDeleter {
   void operator()(xnn_operator_t op) const;

@@ -112,7 +112,7 @@ std::string fine_tune_config_to_json(const FineTuneConfig& c) {
   return json{{"trainable", trainable_layers_name(c.trainable)}, {"epochs", c.epochs}, {"maxSteps", c.max_steps},
               {"checks", c.checks}, {"patience", c.patience}, {"batch", c.batch},
               {"replayPerBatch", c.replay_per_batch}, {"holdout", c.holdout}, {"shiftedCopies", c.shifted_copies},
-              {"seed", c.seed},
+              {"seed", c.seed}, {"threads", c.threads},
               {"optimizer", {{"kind", o.kind}, {"lr", o.lr}, {"momentum", o.momentum}, {"beta1", o.beta1},
                              {"beta2", o.beta2}, {"eps", o.eps}, {"weightDecay", o.weight_decay},
                              {"clipGradNorm", o.clip_grad_norm}}}}
@@ -135,6 +135,7 @@ FineTuneConfig fine_tune_config_from_json(const std::string& text) {
   read(j, "holdout", c.holdout, what);
   read(j, "shiftedCopies", c.shifted_copies, what);
   read(j, "seed", c.seed, what);
+  read(j, "threads", c.threads, what);
   const auto o = j.find("optimizer");
   if (o != j.end()) {
     if (!o->is_object()) throw Error("fine-tuning settings: 'optimizer' is not an object");
@@ -168,7 +169,8 @@ std::string fine_tune_status_to_json(const FineTuneStatus& s, double longest_sli
               {"heldoutSamples", s.heldout_samples}, {"mnistDigits", s.mnist_digits},
               {"heldoutBefore", number_or_null(s.heldout_before)}, {"heldoutAfter", number_or_null(s.heldout_after)},
               {"mnistBefore", number_or_null(s.mnist_before)}, {"mnistAfter", number_or_null(s.mnist_after)},
-              {"etaSeconds", number_or_null(s.eta_seconds)}, {"message", s.message}, {"longestSliceMs", longest_slice_ms}}
+              {"etaSeconds", number_or_null(s.eta_seconds)}, {"message", s.message}, {"longestSliceMs", longest_slice_ms},
+              {"threads", s.threads}, {"threadsNote", s.threads_note}}
       .dump();
 }
 
@@ -216,6 +218,8 @@ FineTuneStatus fine_tune_status_from_json(const std::string& text, double* longe
   const double eta = number_or_nan(j, "etaSeconds");
   s.eta_seconds = std::isfinite(eta) ? eta : -1;
   read(j, "message", s.message, what);
+  read(j, "threads", s.threads, what);
+  read(j, "threadsNote", s.threads_note, what);
   if (longest_slice_ms) {
     *longest_slice_ms = 0;
     read(j, "longestSliceMs", *longest_slice_ms, what);

@@ -9,7 +9,8 @@ bool FineTuneWorker::start(const FineTuneRequest& request) {
   driver_.cancel();
   start_error_.clear();
   try {
-    const DecodedFineTuneRequest r = decode_fine_tune_request(request);
+    DecodedFineTuneRequest r = decode_fine_tune_request(request);
+    r.config.large_slices = true;  // nothing else runs on this thread: whole steps, big batches
     driver_.start(r.data(), r.config);
     return true;
   } catch (const Error& e) {
