@@ -21,9 +21,11 @@ const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const pct = (v, p) => [...v].sort((a, b) => a - b)[Math.min(v.length - 1, Math.floor(v.length * p))];
 const percent = (v) => (v < 0 ? 'n/a' : `${(100 * v).toFixed(1)}%`);
 
-function bundle() {
+// What a page downloads: the shell and app, and one of the two worker modules (shell.js picks the
+// threaded one only on a cross-origin isolated page).
+function bundle(workerModule) {
   const files = ['index.html', 'shell.js', 'pointer.js', 'sw.js', 'manifest.webmanifest', 'icon-192.png', 'icon-512.png',
-                 'icon-maskable-512.png', 'app.js', 'app.wasm', 'fine_tune_worker.js', 'fine_tune.js', 'fine_tune.wasm'];
+                 'icon-maskable-512.png', 'app.js', 'app.wasm', 'fine_tune_worker.js', ...workerModule];
   let raw = 0, gz = 0;
   for (const f of files) {
     const b = readFileSync(path.join(served, f));
@@ -102,10 +104,13 @@ async function session(page, n, layers) {
 const server = await startServer();
 const browser = await launchBrowser();
 try {
-  const b = bundle();
   console.log(`browser: ${browser.version()} (headless, --use-angle=swiftshader), page served from 127.0.0.1`);
-  console.log(`bundle (${b.files.length} files: ${b.files.join(', ')}; fonts are inside app.wasm's data): ` +
-              `${(b.raw / 1024).toFixed(0)} KiB raw, ${(b.gz / 1024).toFixed(0)} KiB gzip -9  [goal <= 1536 KiB gzip, weights excluded]`);
+  for (const [what, module] of [['single-threaded worker', ['fine_tune.js', 'fine_tune.wasm']],
+                                ['threaded worker, cross-origin isolated pages only', ['fine_tune_mt.js', 'fine_tune_mt.wasm', 'fine_tune_mt.worker.js']]]) {
+    const b = bundle(module);
+    console.log(`bundle with the ${what} (${b.files.length} files: ${b.files.join(', ')}; fonts are inside app.wasm's data): ` +
+                `${(b.raw / 1024).toFixed(0)} KiB raw, ${(b.gz / 1024).toFixed(0)} KiB gzip -9  [goal <= 1536 KiB gzip, weights excluded]`);
+  }
 
   const always = await idleCpu('?draw=always'), quiet = await idleCpu('');
   console.log(`idle, 5 s with nothing happening: drawing every frame (?draw=always) ${always.cpuMsPerS.toFixed(0)} ms CPU/s, ` +
@@ -144,15 +149,21 @@ try {
   console.log(`navigation -> model ready (first prediction possible), 5 fresh profiles: median ${median(ready).toFixed(0)} ms, ` +
               `max ${Math.max(...ready).toFixed(0)} ms`);
 
+  // Each session on a fresh page: the worker as this machine's cores give it (threads), then the
+  // 200-sample sessions again on the single-threaded worker (?threads=1) to compare in this run.
   const sessions = process.env.SESSIONS ? JSON.parse(process.env.SESSIONS)
     : [20, 200, 5000].flatMap((n) => ['head', 'last-block', 'all'].map((layers) => [n, layers]));
+  const compare = process.env.SESSIONS ? [] : ['head', 'last-block', 'all'].map((layers) => [200, layers, '?threads=1']);
   console.log('fine-tuning digitlab-cnn in the worker on the first n MNIST training digits (a fresh page each):');
-  for (const [n, layers] of sessions) {
-    const { page } = await openPage(browser, server.url);
+  const seconds = {};
+  for (const [n, layers, query = ''] of [...sessions, ...compare]) {
+    const { page } = await openPage(browser, server.url + query);
     await draw(page, DIGITS[7]);  // something on the pad, as when a person tunes
     const r = await session(page, n, layers);
     const iv = r.intervals.slice(1), f = r.f, p = r.perf;
-    console.log(`  ${String(n).padStart(5)} samples, ${layers.padEnd(10)}: ${r.seconds.toFixed(1).padStart(6)} s, ` +
+    seconds[`${n} ${layers} ${query}`] = r.seconds;
+    console.log(`  ${String(n).padStart(5)} samples, ${layers.padEnd(10)}: ${r.seconds.toFixed(1).padStart(6)} s on ${f.threads} thread(s)` +
+                `${f.threadsNote ? ' (' + f.threadsNote + ')' : ''}${query ? ' ' + query : ''}, ` +
                 `${f.step} steps (${f.state}, ${f.ending}, best at ${f.bestStep}), held-out (${f.heldoutSamples}) ` +
                 `${percent(f.heldoutBefore)} -> ${percent(f.heldoutAfter)}, MNIST probe (${f.mnistDigits}) ` +
                 `${percent(f.mnistBefore)} -> ${percent(f.mnistAfter)}; page work per frame p50 ${p.frameMsWhileTuningP50.toFixed(1)} / ` +
@@ -168,6 +179,12 @@ try {
     });
     console.log(`        slowest frames (ms): ${slow.join('; ')}`);
     await page.close();
+  }
+  for (const [n, layers, query] of compare) {
+    const threaded = seconds[`${n} ${layers} `], single = seconds[`${n} ${layers} ${query}`];
+    if (threaded === undefined) continue;
+    console.log(`  ${n} samples, ${layers}: threaded worker ${threaded.toFixed(1)} s vs single-threaded ${single.toFixed(1)} s = ` +
+                `${(threaded / single).toFixed(2)}x  [goal: all <= 0.60x; head and last-block no slower]`);
   }
 } finally {
   await browser.close();

@@ -8,16 +8,26 @@
 //                   work, {type: 'finished', session, status, model (Uint8Array, .safetensors)},
 //                   {type: 'lost', message} if the module stops.
 'use strict';
-const CHUNK_MS = 40;  // work between looks at the message queue: a cancel waits at most this long
+const CHUNK_MS = 40;  // work between looks at the message queue: a cancel waits at most this plus one slice (a step)
 let session = null;
 
+// ?threads=N (N > 1, from shell.js on a cross-origin isolated page): the -pthread module
+// fine_tune_mt.js, with N - 1 pool workers started before it runs; else the single-threaded one.
+const THREADS = Math.max(1, Math.min(64, parseInt(new URLSearchParams(self.location.search).get('threads'), 10) || 1));
+const MODULE = THREADS > 1 ? 'fine_tune_mt.js' : 'fine_tune.js';
 self.Module = {
   print: (t) => console.log(t),
   printErr: (t) => console.warn(t),
+  digitlabPoolSize: THREADS - 1,   // read by the module's pthread pool (PTHREAD_POOL_SIZE)
+  mainScriptUrlOrBlob: MODULE,     // what the pool's workers load (not this script)
   onRuntimeInitialized() { postMessage({ type: 'ready' }); },
   onAbort(what) { session = null; postMessage({ type: 'lost', message: 'the fine-tuning worker stopped: ' + what }); },
 };
-importScripts('fine_tune.js');
+importScripts(MODULE);
+
+// The module's memory as bytes. With threads, memory can grow on a pool thread, which leaves
+// Module.HEAPU8 a view of the old, shorter buffer on this one: view the memory itself each time.
+const heap = () => (typeof wasmMemory !== 'undefined' ? new Uint8Array(wasmMemory.buffer) : Module.HEAPU8);
 
 const status = () => Module.UTF8ToString(Module._fine_tune_status());
 
@@ -29,7 +39,7 @@ function work() {
   if (session === null) return;
   const result = Module._fine_tune_advance(CHUNK_MS);
   if (result === 1) {
-    const p = Module._fine_tune_result_data(), model = Module.HEAPU8.slice(p, p + Module._fine_tune_result_size());
+    const p = Module._fine_tune_result_data(), model = heap().slice(p, p + Module._fine_tune_result_size());
     postMessage({ type: 'finished', session, status: status(), model }, [model.buffer]);
     session = null;
     return;
@@ -48,11 +58,15 @@ self.onmessage = (e) => {
   } else if (m.type === 'start') {
     m.parts.forEach((bytes, i) => {
       const p = Module._fine_tune_part(i, bytes.length);  // may grow the heap: read HEAPU8 after
-      Module.HEAPU8.set(bytes, p);
+      heap().set(bytes, p);
     });
     const wasIdle = session === null;
     session = m.session;
-    if (Module.ccall('fine_tune_start', 'number', ['string'], [m.config]) !== 1) {
+    let config = m.config;
+    try {  // this module's threads (the result does not depend on them); bad settings: the module says why
+      config = JSON.stringify(Object.assign(JSON.parse(m.config), { threads: THREADS }));
+    } catch (e) { /* passed on as they came */ }
+    if (Module.ccall('fine_tune_start', 'number', ['string'], [config]) !== 1) {
       postMessage({ type: 'status', session, status: status() });  // state failed, with the reason
       session = null;
     } else if (wasIdle) {

@@ -36,7 +36,13 @@
       return new Promise((resolve) => savedWaiters.push(resolve));
     },
     // A plain object: what the page shows right now (see web/README.md for every field).
-    state() { return JSON.parse(Module.UTF8ToString(Module._app_state_json_js())); },
+    state() {
+      const s = JSON.parse(Module.UTF8ToString(Module._app_state_json_js()));
+      // Threads: inference runs on the page's thread; training on the worker's module (below).
+      s.perf.threads = { inference: 1, training: trainingThreads.count, module: trainingThreads.module, why: trainingThreads.why,
+                         inferenceWhy: 'the page module (app.wasm) is single-threaded: a digit takes well under a frame, and the worker\'s sessions evaluate on its threads' };
+      return s;
+    },
     // On a phone, the page shown: 'draw', 'samples', 'train' or 'model' (the navigation bar's).
     showPage(name) {
       const i = ['draw', 'samples', 'train', 'model'].indexOf(name);
@@ -180,6 +186,20 @@
   // Fine-tuning runs in a Web Worker (fine_tune_worker.js), loaded once the page is ready so it never
   // delays the first prediction. Until it answers, or if it cannot load, sessions run on this thread
   // in slices (state().fineTune.runsIn says which). Its messages go to the app (main_web.cpp).
+  // The threaded worker module needs SharedArrayBuffer, which a browser gives only to a cross-origin
+  // isolated page (COOP/COEP headers, as web/serve.py sends). Threads: the cores less the page's own,
+  // at least 2 (the page's thread is idle most of a session) and at most 8 (a batch of 32 gives no
+  // more than that much parallel work). A session's status says how many it really got.
+  const trainingThreads = (() => {
+    if (!self.crossOriginIsolated || typeof SharedArrayBuffer !== 'function')
+      return { count: 1, module: 'fine_tune', why: 'page not cross-origin isolated (no SharedArrayBuffer): single-threaded worker' };
+    if (new URLSearchParams(location.search).get('threads') === '1')
+      return { count: 1, module: 'fine_tune', why: '?threads=1 asked for the single-threaded worker' };
+    const cores = navigator.hardwareConcurrency || 2;
+    const count = Math.max(2, Math.min(8, cores - 1));
+    return { count, module: 'fine_tune_mt', why: `cross-origin isolated: ${count} threads for ${cores} cores` };
+  })();
+
   function startFineTuneWorker() {
     if (typeof Worker !== 'function') { resolveWorker(false); return; }
     const link = { ready: false, failed: false, post: (message, transfer) => worker.postMessage(message, transfer) };
@@ -191,7 +211,7 @@
       resolveWorker(false);
       Module.ccall('app_fine_tune_worker_lost', null, ['string'], [why]);
     };
-    try { worker = new Worker('fine_tune_worker.js'); } catch (e) {
+    try { worker = new Worker('fine_tune_worker.js?threads=' + trainingThreads.count); } catch (e) {
       console.warn('fine-tuning worker unavailable: ' + e.message);
       lost('the fine-tuning worker could not start: ' + e.message);
       return;

@@ -21,10 +21,11 @@ function freePort() {
   });
 }
 
-export async function startServer() {
+// isolated: false serves without COOP/COEP (web/serve.py --no-isolation), as a host that cannot send them.
+export async function startServer({ isolated = true } = {}) {
   const port = await freePort();
   const proc = spawn('python3', [path.join(root, 'web/serve.py'), '--port', String(port),
-    '--directory', path.join(root, 'build/wasm/web')], { stdio: 'ignore' });
+    '--directory', path.join(root, 'build/wasm/web'), ...(isolated ? [] : ['--no-isolation'])], { stdio: 'ignore' });
   const url = `http://127.0.0.1:${port}/`;
   for (let i = 0; i < 100; i++) {  // wait up to 10 s for the socket
     try { await fetch(url); return { url, stop: () => proc.kill() }; } catch { await new Promise(r => setTimeout(r, 100)); }

@@ -32,6 +32,14 @@ export async function draw(page, strokes) {
   await page.waitForTimeout(100);
 }
 
+// Draws each digit of `digits` (e.g. '107') and labels it with its number key: one sample each.
+export async function addSamples(page, digits) {
+  for (const digit of digits) {
+    await draw(page, DIGITS[digit]);
+    await page.keyboard.press(digit);
+    await page.waitForTimeout(50);
+  }
+}
 
 // Clicks a named control (window.app.controlRect) with the mouse, in its middle.
 export async function click(page, name) {
