@@ -198,17 +198,18 @@ double bench_tail(const Model& folded, const std::string& what, size_t first, Ta
   return s.median_us;
 }
 
-// Median time of each of fs, timed in turns (one run of each per round, a pause between runs), so
-// that a slower or faster spell of this machine (a VM's neighbours) falls on every one alike and
-// their ratios hold; the pause lets a pool's threads finish spinning before the next one is timed.
-std::vector<double> interleaved_median_us(const std::vector<std::function<void()>>& fs, int rounds, int warmup) {
+// Median time of each of fs, timed in turns (one run of each per round), so that a slower or faster
+// spell of this machine (a VM's neighbours) falls on every one alike and their ratios hold. After
+// each run its pool's threads are put to sleep (their spin would take the cores from the next).
+std::vector<double> interleaved_median_us(const std::vector<std::function<void()>>& fs,
+                                          const std::vector<std::unique_ptr<PthreadpoolRunner>>& pools, int rounds, int warmup) {
   std::vector<std::vector<double>> t(fs.size());
   for (int r = 0; r < warmup + rounds; ++r)
     for (size_t i = 0; i < fs.size(); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
       const auto a = Clock::now();
       fs[i]();
       if (r >= warmup) t[i].push_back(seconds_since(a) * 1e6);
+      pools[i]->rest();
     }
   std::vector<double> medians;
   for (std::vector<double>& v : t) {
@@ -248,7 +249,7 @@ void bench_threads(const Model& folded, const std::string& name) {
     }
     steps.push_back([&, t = trainers.back().get()] { t->train_step(x.data(), y.data(), B); });
   }
-  const std::vector<double> step_us = interleaved_median_us(steps, 40, 10);
+  const std::vector<double> step_us = interleaved_median_us(steps, pools, 40, 10);
   for (size_t i = 0; i < counts.size(); ++i) {
     std::printf("  %-46s %9.3f ms/step %8.0f samples/s\n", (name + " every layer, " + std::to_string(counts[i]) + " thread(s)").c_str(),
                 step_us[i] / 1e3, 32e6 / step_us[i]);
@@ -266,7 +267,7 @@ void bench_threads(const Model& folded, const std::string& name) {
       for (int k = 0; k < 20; ++k) engine.forward(pixels.data(), 1, logits.data());
     });
   }
-  const std::vector<double> b64 = interleaved_median_us(batch64, 30, 3), b1 = interleaved_median_us(single, 30, 3);
+  const std::vector<double> b64 = interleaved_median_us(batch64, pools, 30, 3), b1 = interleaved_median_us(single, pools, 30, 3);
   for (size_t i = 0; i < counts.size(); ++i) {
     std::printf("  %-46s %9.0f digits/s at batch 64 %8.1f us per single digit\n",
                 (name + " inference, " + std::to_string(counts[i]) + " thread(s)").c_str(), 64e6 / b64[i], b1[i] / 20);
@@ -331,8 +332,12 @@ int main(int argc, char** argv) {
         bench_tail(folded, std::string(name) + " " + trainable_layers_description(t), first_trainable_layer(folded.arch, t));
     }
   }
+#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+  std::printf("\nwhole-network steps, batch 32, this single-threaded build (the threaded build's baseline):\n");
+#else
   std::printf("\nwhole-network steps, batch 32, matrix products split over threads (%u cores here):\n",
               std::thread::hardware_concurrency());
+#endif
   for (const char* name : {"seed-cnn", "digitlab-cnn"}) bench_threads(fold_batch_norm(load_or_init(name)), name);
 
   if (only == "steps") return 0;

@@ -52,6 +52,10 @@ void run_one(void* context, size_t i) {
 
 }  // namespace
 
+void PthreadpoolRunner::rest() {
+  if (pool_) pthreadpool_parallelize_1d(pool_, [](void*, size_t) {}, nullptr, 1, PTHREADPOOL_FLAG_YIELD_WORKERS);
+}
+
 void PthreadpoolRunner::run(size_t n, const std::function<void(size_t)>& task) {
   if (n == 0) return;
   Job job;

@@ -23,6 +23,10 @@ class PthreadpoolRunner : public TaskRunner {
   int threads() const override { return threads_; }
   void run(size_t n, const std::function<void(size_t)>& task) override;
   pthreadpool_t pool() const { return pool_; }  // for set_xnn_threadpool()
+  // Puts the pool's threads to sleep now. After each run they spin a while (up to 1e6 checks) in
+  // case another run follows, which is right within a session but takes the cores from anything
+  // else that runs next: engine_bench calls this between the pools it times in turns.
+  void rest();
 
  private:
   pthreadpool_t pool_ = nullptr;
