@@ -41,8 +41,9 @@ struct FineTuneConfig {
   bool shifted_copies = true;  // also train on 1-pixel shifts of each sample (cheap augmentation)
   uint64_t seed = 1;
   // Threads for the training products (task_runner.h) and the trunk's XNNPACK operators (one
-  // pthreadpool, pthreadpool_runner.h), the caller's included. The result does not depend on it. Where threads cannot start (the single-threaded wasm build, or a pool that is
-  // exhausted) the session runs on fewer and its status says how many and why.
+  // pthreadpool, pthreadpool_runner.h), the caller's included. The result does not depend on it.
+  // Where threads cannot start (the single-threaded wasm build, or a pool that is exhausted) the
+  // session runs on fewer and its status says how many and why.
   int threads = 1;
   // Slices of work (advance()'s unit) sized for a thread that does nothing else: a whole training
   // step, and 64 images of features or evaluation per slice, instead of the page thread's small ones
