@@ -43,7 +43,7 @@ esac
 
 # The key holds contents, not locations: the same recipe in another clone or cache reuses the build.
 key="$( { echo "$compiler_id ${common_flags[*]} ${target_flags[*]}" | sed -e "s|$here|DEPS|g" -e "s|$DIGITLAB_CACHE|CACHE|g";
-          cat "$0" "$here/patch_xnnpack_for_wasm.py" "$here/patch_pthreadpool_for_wasm_threads.py" "$here/cpuinfo_debian.cmake"; } | sha256sum | cut -c1-16)"
+          cat "$0" "$here/source_edit.py" "$here/patch_xnnpack_for_wasm.py" "$here/patch_pthreadpool_for_wasm_threads.py" "$here/cpuinfo_debian.cmake"; } | sha256sum | cut -c1-16)"
 prefix="$DIGITLAB_CACHE/xnnpack/$target-$key"
 
 build() {
@@ -53,12 +53,12 @@ build() {
   rm -rf "$src" "$bld" "$prefix"
   mkdir -p "$(dirname "$bld")"
   cp -r "$xnnpack_src" "$src"
-  [[ "$target" == wasm* ]] && python3 "$here/patch_xnnpack_for_wasm.py" "$src" >&2
+  [[ "$target" == wasm* ]] && python3 -B "$here/patch_xnnpack_for_wasm.py" "$src" >&2
   local pool_flags=()
   if [[ "$target" == wasm-threads ]]; then  # a patched copy of pthreadpool, next to XNNPACK's
     rm -rf "$src-pthreadpool"
     cp -r "$pthreadpool_src" "$src-pthreadpool"
-    python3 "$here/patch_pthreadpool_for_wasm_threads.py" "$src-pthreadpool" >&2
+    python3 -B "$here/patch_pthreadpool_for_wasm_threads.py" "$src-pthreadpool" >&2
     pool_flags=("-DPTHREADPOOL_SOURCE_DIR=$src-pthreadpool")
   fi
   "${configure[@]}" -S "$src" -B "$bld" "${common_flags[@]}" "${target_flags[@]}" "${pool_flags[@]}" >"$bld.configure.log" 2>&1 ||

@@ -11,15 +11,13 @@ loudly here, not later.
 import pathlib
 import sys
 
+from source_edit import checked_edit
+
 root = pathlib.Path(sys.argv[1])
 
 
 def edit(relpath, old, new):
-    path = root / relpath
-    text = path.read_text()
-    if text.count(old) != 1:
-        sys.exit(f"patch_pthreadpool_for_wasm_threads: expected one match in {relpath} for: {old[:60]!r}")
-    path.write_text(text.replace(old, new))
+    checked_edit(root, relpath, old, new, who="patch_pthreadpool_for_wasm_threads")
 
 
 edit("CMakeLists.txt", "IF(EMSCRIPTEN)\n  LIST(APPEND PTHREADPOOL_SRCS src/shim.c)",

@@ -10,15 +10,13 @@ Each edit must match exactly once, so a different XNNPACK version fails loudly h
 import pathlib
 import sys
 
+from source_edit import checked_edit
+
 root = pathlib.Path(sys.argv[1])
 
 
 def edit(relpath, old, new):
-    path = root / relpath
-    text = path.read_text()
-    if text.count(old) != 1:
-        sys.exit(f"patch_xnnpack_for_wasm: expected one match in {relpath} for: {old[:60]!r}")
-    path.write_text(text.replace(old, new))
+    checked_edit(root, relpath, old, new, who="patch_xnnpack_for_wasm")
 
 
 cml = "CMakeLists.txt"
