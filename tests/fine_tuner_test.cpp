@@ -50,17 +50,24 @@ Dataset styled(const Dataset& src, size_t first, size_t count) {
   return d;
 }
 
-double engine_accuracy(const Model& m, const Dataset& d) {
+// The digit the model reads in each image, as the page's f32 inference reads it.
+std::vector<uint8_t> engine_reads(const Model& m, const Dataset& d) {
   XnnEngine engine(m);
-  size_t right = 0;
+  std::vector<uint8_t> reads;
   std::vector<float> pixels(64 * 784), logits(64 * 10);
   for (size_t b = 0; b < d.size(); b += 64) {
     const int n = int(std::min<size_t>(64, d.size() - b));
     for (size_t p = 0; p < size_t(n) * 784; ++p) pixels[p] = d.images[b * 784 + p] / 255.f;
     engine.forward(pixels.data(), n, logits.data());
-    for (int i = 0; i < n; ++i)
-      if (argmax(&logits[size_t(i) * 10], 10) == d.labels[b + size_t(i)]) ++right;
+    for (int i = 0; i < n; ++i) reads.push_back(uint8_t(argmax(&logits[size_t(i) * 10], 10)));
   }
+  return reads;
+}
+
+double engine_accuracy(const Model& m, const Dataset& d) {
+  const std::vector<uint8_t> reads = engine_reads(m, d);
+  size_t right = 0;
+  for (size_t i = 0; i < d.size(); ++i) right += reads[i] == d.labels[i];
   return double(right) / double(d.size());
 }
 
@@ -92,6 +99,17 @@ void learns_a_consistent_style(TrainableLayers trainable) {
               plain_before, plain_after);
   EXPECT_LE(1 - style_after, 0.7 * (1 - style_before));  // at least 30% fewer errors on the person's style
   EXPECT_GE(plain_after, plain_before - 0.01);  // within one point on ordinary digits
+  // What the gallery marks: the digit the result reads in each sample, as the page's inference reads
+  // it, and the shares read right before and after.
+  const FineTuneStatus& s = tuner.status();
+  EXPECT_EQ(s.sample_predictions, engine_reads(tuned, samples));
+  // Before: the session scores with the base model batch norm folded, this engine unfolded (a sample
+  // on the edge may round the other way).
+  EXPECT_NEAR(s.samples_before, engine_accuracy(base, samples), 1.5 / 60);
+  EXPECT_DOUBLE_EQ(s.samples_after, engine_accuracy(tuned, samples));
+  // The style is learnt: at least half the misread samples are read right now.
+  EXPECT_LE(1 - s.samples_after, 0.5 * (1 - s.samples_before));
+  EXPECT_EQ(s.work_done, s.work_total);  // the scoring is part of the progress bar
   // The exported model is a valid weight file carrying its provenance.
   const std::vector<uint8_t> bytes = encode_model(tuned);
   const Model back = decode_model(bytes.data(), bytes.size());
@@ -145,7 +163,9 @@ TEST(FineTuner, TheStepBudgetBoundsASessionWhateverTheSampleCount) {
     FineTuner tuner(base, replay, Dataset{}, config);
     tuner.start(many.slice(0, n));
     EXPECT_LE(tuner.status().total_steps, config.max_steps) << n;
-    if (n == 20) EXPECT_LT(tuner.status().total_steps, config.max_steps) << "20 epochs of 20 samples fit the budget";
+    if (n == 20) {
+      EXPECT_LT(tuner.status().total_steps, config.max_steps) << "20 epochs of 20 samples fit the budget";
+    }
     while (tuner.status().busy()) tuner.run(100);
     EXPECT_EQ(tuner.status().state, FineTuneStatus::State::done) << tuner.status().message;
     EXPECT_LE(tuner.status().step, config.max_steps);
@@ -194,7 +214,9 @@ TEST(FineTuner, StopEndsTrainingNowAndKeepsTheBestSoFar) {
   EXPECT_FALSE(std::isnan(s.heldout_after));
   EXPECT_EQ(tuner.tuned_model().provenance.at("finetune_steps"), std::to_string(s.best_step));
   // The weights kept are the best check's: scored again they give that check's held-out accuracy.
-  if (s.best_step > 0) EXPECT_NEAR(s.heldout_after, s.heldout_history[size_t(s.best_step / s.points_every) - 1], 1e-6);
+  if (s.best_step > 0) {
+    EXPECT_NEAR(s.heldout_after, s.heldout_history[size_t(s.best_step / s.points_every) - 1], 1e-6);
+  }
 }
 
 // The forgetting measure's digits never train: every batch the trainer gets is made of the person's

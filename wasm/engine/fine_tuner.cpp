@@ -123,6 +123,9 @@ void FineTuner::start(const Dataset& samples) {
   train_pixels_ = std::move(expanded);
   feature_jobs_.push_back({&train_pixels_, int(train_labels_.size()), 0, &train_features_, true});
   for (FeatureJob& job : feature_jobs_) job.out->resize(size_t(job.count) * size_t(feature_size_));
+  sample_pixels_ = dataset_pixels(samples, 0, samples.size());
+  sample_labels_ = samples.labels;
+  sample_predictions_.assign(samples.size(), 0);
   tuned_engine_.reset();
   queue_measurements(/*before=*/true);
 
@@ -145,7 +148,7 @@ void FineTuner::start(const Dataset& samples) {
   const int parts_per_step = slices(size_t(user_per_batch) + n_replay, part_size_);
   int feature_slices = 0;
   for (const FeatureJob& job : feature_jobs_) feature_slices += slices(size_t(job.count), feature_slice_);
-  const int measure_slices = slices(heldout_labels_.size(), eval_slice_) + slices(probe_labels_.size(), eval_slice_);
+  const int measure_slices = measurement_slices();
   const int checks = (status_.total_steps + status_.points_every - 1) / status_.points_every;
   status_.work_total = feature_slices + 2 * measure_slices + parts_per_step * status_.total_steps +
                        (heldout_labels_.empty() ? 0 : checks * slices(heldout_labels_.size(), eval_slice_));
@@ -162,21 +165,29 @@ void FineTuner::start(const Dataset& samples) {
   if (!heldout_labels_.empty()) best_params_ = tail_->parameters();  // the base model, until a check beats it
 }
 
-// "before" or "after": the held-out samples and the probe. A partial tail scores them on cached
-// features; the whole network through an engine (the base one before, the tuned one after).
+// "before" or "after": the held-out samples and the probe, then every sample. A partial tail scores
+// the first two on cached features; the whole network through an engine (the base one before, the
+// tuned one after), as it scores every sample in any case.
 void FineTuner::queue_measurements(bool before) {
   double& heldout = before ? status_.heldout_before : status_.heldout_after;
   double& mnist = before ? status_.mnist_before : status_.mnist_after;
-  heldout = mnist = NAN;
-  XnnEngine* engine = nullptr;
-  if (first_layer_ == 0) {
-    if (!before) tuned_engine_ = std::make_unique<XnnEngine>(tuned_model());
-    engine = before ? &trunk_ : tuned_engine_.get();
-  }
+  double& samples = before ? status_.samples_before : status_.samples_after;
+  heldout = mnist = samples = NAN;
+  if (!before) tuned_engine_ = std::make_unique<XnnEngine>(tuned_model());
+  XnnEngine* whole = before ? &trunk_ : tuned_engine_.get();
+  XnnEngine* engine = first_layer_ == 0 ? whole : nullptr;
   // The held-out samples, then the probe digits; the base model's held-out loss is the first "best".
   eval_jobs_.push_back({engine, &heldout_pixels_, &heldout_features_, &heldout_labels_, 0, 0, 0, &heldout,
                         before ? &best_loss_ : nullptr});
   eval_jobs_.push_back({engine, &probe_pixels_, &probe_features_, &probe_labels_, 0, 0, 0, &mnist, nullptr});
+  EvalJob all{whole, &sample_pixels_, nullptr, &sample_labels_, 0, 0, 0, &samples, nullptr};
+  if (!before) all.predictions = &sample_predictions_;
+  eval_jobs_.push_back(all);
+}
+
+int FineTuner::measurement_slices() const {
+  return slices(heldout_labels_.size(), eval_slice_) + slices(probe_labels_.size(), eval_slice_) +
+         slices(sample_labels_.size(), eval_slice_);
 }
 
 // The held-out samples through the tail as it is now: their loss decides early stopping.
@@ -218,7 +229,9 @@ bool FineTuner::do_eval_slice() {
     for (int i = 0; i < n; ++i) {
       const float* z = eval_logits_.data() + size_t(i) * size_t(classes);
       const int y = (*job.labels)[job.done + size_t(i)];
-      job.right += argmax(z, classes) == y;
+      const int read = argmax(z, classes);
+      if (job.predictions) (*job.predictions)[job.done + size_t(i)] = uint8_t(read);
+      job.right += read == y;
       job.loss_sum += cross_entropy(z, classes, y);
     }
     job.done += size_t(n);
@@ -327,9 +340,15 @@ void FineTuner::end_training(FineTuneStatus::Ending why) {
   }
   phase_ = Phase::after;
   queue_measurements(/*before=*/false);
-  // The work still planned for steps that will not run is done: the bar jumps to the measurements.
-  const int left = slices(heldout_labels_.size(), eval_slice_) + slices(probe_labels_.size(), eval_slice_);
-  status_.work_done = std::max(status_.work_done, status_.work_total - left);
+  skip_to_measurements();
+}
+
+// The work still planned for steps that will not run is done: the bar jumps to the measurements.
+// Set, not added up, since a step that ends training is itself counted after it ends it.
+void FineTuner::skip_to_measurements() {
+  int left = 0;
+  for (const EvalJob& job : eval_jobs_) left += slices(job.labels->size() - job.done, eval_slice_);
+  status_.work_done = status_.work_total - left;
 }
 
 void FineTuner::stop() {
@@ -360,7 +379,10 @@ void FineTuner::settle() {
     if (status_.total_steps == 0) end_training(FineTuneStatus::Ending::budget);
   }
   if (phase_ == Phase::checking && !eval_pending()) end_check();
-  if (phase_ == Phase::after && !eval_pending()) status_.state = FineTuneStatus::State::done;
+  if (phase_ == Phase::after && !eval_pending()) {
+    status_.sample_predictions = sample_predictions_;
+    status_.state = FineTuneStatus::State::done;
+  }
 }
 
 const FineTuneStatus& FineTuner::advance(int max_units) {
@@ -388,6 +410,7 @@ const FineTuneStatus& FineTuner::advance(int max_units) {
     }
     ++status_.work_done;
     settle();
+    if (phase_ == Phase::after) skip_to_measurements();
   }
   return status_;
 }

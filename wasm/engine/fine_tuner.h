@@ -93,6 +93,12 @@ struct FineTuneStatus {
   int train_samples = 0, heldout_samples = 0, mnist_digits = 0;
   double heldout_before = 0, heldout_after = 0;  // accuracy in [0, 1]; NaN without held-out samples
   double mnist_before = 0, mnist_after = 0;      // on the probe digits (never trained on); NaN without them
+  // Every one of the person's samples, training and held-out alike, through the whole network as the
+  // page's inference runs it (an XNNPACK engine, batches on the session's threads): the share read
+  // right by the base model and by the result, and the digit the result reads in each sample, in
+  // the samples' order (filled when the session is done; the page marks the misread ones).
+  double samples_before = 0, samples_after = 0;  // in [0, 1]; NaN without samples
+  std::vector<uint8_t> sample_predictions;
   double eta_seconds = -1;                  // time left, as the driver estimates it; < 0: not known yet
   int threads = 1;                          // threads the training products use
   std::string threads_note;                 // why fewer than asked for, if so
@@ -161,9 +167,12 @@ class FineTuner {
     double loss_sum = 0;
     double* accuracy = nullptr;
     double* loss = nullptr;  // null: not wanted
+    std::vector<uint8_t>* predictions = nullptr;  // the digit read in each image (null: not wanted)
   };
   enum class Phase { preparing, training, checking, after };
   void queue_measurements(bool before);
+  int measurement_slices() const;  // the slices of one queue_measurements
+  void skip_to_measurements();     // work_done: all but the measurements still queued
   void queue_check();
   bool do_feature_slice();  // false when no feature work is left
   bool do_eval_slice();     // false when no evaluation is left
@@ -190,7 +199,9 @@ class FineTuner {
   std::vector<EvalJob> eval_jobs_;
   std::vector<float> replay_pixels_, train_pixels_, heldout_pixels_, probe_pixels_;
   std::vector<float> replay_features_, train_features_, heldout_features_, probe_features_;
-  std::unique_ptr<XnnEngine> tuned_engine_;  // for the "after" accuracies when every layer trains
+  std::unique_ptr<XnnEngine> tuned_engine_;  // the result's whole network, for the "after" measurements
+  std::vector<float> sample_pixels_;         // every sample, in order: what the gallery shows
+  std::vector<uint8_t> sample_labels_, sample_predictions_;
   std::vector<uint8_t> replay_labels_, train_labels_, heldout_labels_, probe_labels_;
   std::vector<float> batch_features_, eval_logits_;
   std::vector<uint8_t> batch_labels_;
