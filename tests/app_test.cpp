@@ -3,6 +3,7 @@
 // models), with the shipped models and real files in a scratch folder. Runs natively and under node.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -392,6 +393,26 @@ TEST(App, FineTuningLearnsAPersonsStylePersistsAndReverts) {
   EXPECT_FALSE(reopened.tuned);
   EXPECT_FALSE(file_exists(dir + "/digitlab-cnn.fine-tuned.safetensors"));
   EXPECT_EQ(reopened.prediction.label, 1);
+
+  // The gallery's marks: what the fine-tuned model reads in each of the 12 samples (all sevens),
+  // scored at the end of the session; a deletion moves the later ones up with their samples.
+  ASSERT_EQ(app.readings.digits.size(), 12u);
+  EXPECT_EQ(app.readings.digits, s.sample_predictions);
+  EXPECT_GE(std::count(app.readings.digits.begin(), app.readings.digits.end(), 7), 11);  // learnt (held-out ones too)
+  EXPECT_GE(app.readings.shipped, 0.0);
+  const std::vector<uint8_t> read = app.readings.digits;
+  ASSERT_TRUE(app_relabel_sample(app, 3, 1));  // a label changed: the sample now counts as misread (the model reads it as a 7)
+  EXPECT_EQ(app.readings.misread(3, app.samples.label(3)), read[3] != 1);
+  const nlohmann::json state = nlohmann::json::parse(app_state_json(app));
+  EXPECT_EQ(state["readings"]["checked"], 12);
+  bool listed = false;
+  for (const auto& m : state["readings"]["misread"]) listed |= m["index"] == 3 && m["reads"] == read[3];
+  EXPECT_EQ(listed, read[3] != 1);
+  ASSERT_TRUE(app_delete_sample(app, 0));
+  EXPECT_EQ(app.readings.digits, std::vector<uint8_t>(read.begin() + 1, read.end()));
+  EXPECT_FALSE(app.readings.misread(11, 0));  // past the samples scored: no reading, no mark
+  app_revert(app);  // another model in use: the marks were the fine-tuned one's
+  EXPECT_TRUE(app.readings.digits.empty());
 }
 
 TEST(App, CancelledFineTuningLeavesTheModelAlone) {

@@ -194,6 +194,10 @@ TEST(FineTuneWorker, ASessionOnThreadsMakesTheSameModelAsOnOne) {
     EXPECT_EQ(s.loss_history, here.status().loss_history);
     EXPECT_EQ(s.heldout_after, here.status().heldout_after);
     EXPECT_EQ(s.mnist_after, here.status().mnist_after);
+    // Every sample scored on the pool (the gallery's marks), read the same as on one thread.
+    EXPECT_EQ(s.sample_predictions.size(), f.samples.size());
+    EXPECT_EQ(s.sample_predictions, here.status().sample_predictions);
+    EXPECT_EQ(s.samples_after, here.status().samples_after);
     expect_same_params(w.driver->result(), here.result());
   }
 }
@@ -417,6 +421,9 @@ TEST(FineTuneMessages, RequestsAndStatusesSurviveTheTripAndBadOnesAreNamed) {
   s.message = "a \"quoted\" message";
   s.threads = 3;
   s.threads_note = "threads could not start: pthreadpool_create(4)";
+  s.samples_before = 0.25;
+  s.samples_after = NAN;
+  s.sample_predictions = {3, 0, 9};
   double longest = 0;
   const FineTuneStatus back = fine_tune_status_from_json(fine_tune_status_to_json(s, 4.5), &longest);
   EXPECT_EQ(back.state, s.state);
@@ -435,6 +442,12 @@ TEST(FineTuneMessages, RequestsAndStatusesSurviveTheTripAndBadOnesAreNamed) {
   EXPECT_EQ(back.message, s.message);
   EXPECT_EQ(back.threads, 3);
   EXPECT_EQ(back.threads_note, s.threads_note);
+  EXPECT_DOUBLE_EQ(back.samples_before, 0.25);
+  EXPECT_TRUE(std::isnan(back.samples_after));
+  EXPECT_EQ(back.sample_predictions, s.sample_predictions);
+  for (const char* bad : {"[10]", "[-1]", "[1.5]", "\"7\"", "7"})
+    EXPECT_ERROR_CONTAINS(fine_tune_status_from_json(std::string("{\"state\": \"done\", \"ending\": \"\", \"predictions\": ") + bad + "}", nullptr),
+                          "predictions");
   EXPECT_EQ(longest, 4.5);
   EXPECT_THROW(fine_tune_status_from_json("{\"state\": 3}", nullptr), Error);
   EXPECT_THROW(fine_tune_status_from_json("{\"state\": \"running\", \"loss\": 1}", nullptr), Error);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "digitlab/error.h"
@@ -48,6 +49,7 @@ void check_drawable(const Model& m) {
 // A picked model is measured on every inference path now; a fine-tuned copy (ready at the end of a
 // session) keeps the picked model's verdict and gets its faster paths over the next frames (app_tick).
 void use_model(AppState& app, const Model& m, const std::string& name, bool tuned, Predictor::Choice choice) {
+  app.readings = {};  // they were another model's (a session's result sets its own after this)
   check_drawable(m);
   app.predictor.load(m, choice);
   app.model_name = name;
@@ -200,6 +202,8 @@ bool app_delete_sample(AppState& app, size_t index) {
     app.notice = std::string("not deleted: ") + e.what();
     return false;
   }
+  std::vector<uint8_t>& read = app.readings.digits;
+  if (index < read.size()) read.erase(read.begin() + long(index));  // the later samples move up one
   app.selected_sample = -1;
   return true;
 }
@@ -252,6 +256,8 @@ bool app_start_fine_tune(AppState& app) {
     const auto t0 = Clock::now();
     app.tuning->start({*app.base, app.replay, app.probe, app.samples.data()},
                       page_fine_tune_config(app.trainable, app.samples.size()));
+    app.session_epoch = app.samples.index_epoch();
+    app.session_samples = app.samples.size();
     app.perf.fine_tune_start_ms = ms_since(t0);
     app.perf.max_frame_ms_tuning = 0;
     app.perf.frame_ms_tuning.clear();
@@ -295,6 +301,11 @@ void app_tick(AppState& app, double budget_ms) {
   try {
     const Model tuned = app.tuning->result();
     use_model(app, tuned, entry_label(app) + " (fine-tuned)", true, Predictor::Choice::keep_verdict);
+    // The session's readings of the samples hold while each index names the image it scored.
+    const FineTuneStatus& s = app.tuning->status();
+    if (s.sample_predictions.size() == app.session_samples && app.samples.index_epoch() == app.session_epoch &&
+        app.session_samples <= app.samples.size())
+      app.readings = {s.sample_predictions, std::isfinite(s.samples_before) ? s.samples_before : -1};
     save_model_file(tuned, app.models.tuned_path(size_t(app.selected)));
     persist(app);
     app.perf.finishing_session = true;

@@ -69,6 +69,15 @@ struct PagePerf {
   static double percentile(const std::vector<float>& ms, double q);  // 0 when empty
 };
 
+// What the model in use reads in the person's samples, as the session that made it measured at its
+// end (the worker's pool scores every sample through the whole network): the gallery marks those it
+// misreads. digits[i] is the digit read in sample i of the store; samples added since have none.
+struct SampleReadings {
+  std::vector<uint8_t> digits;  // empty: not measured for the model in use
+  double shipped = -1;          // the share the model as shipped read right then, in [0, 1]
+  bool misread(size_t i, int label) const { return i < digits.size() && digits[i] != label; }
+};
+
 struct AppState {
   DrawingCanvas canvas{280};
   float pen_width = 18.f;  // canvas pixels; ~MNIST's stroke-to-digit ratio for a digit drawn ~200 px tall
@@ -92,6 +101,9 @@ struct AppState {
   std::function<void()> persist;          // called after every write to storage_dir
   SampleStore samples;
   int selected_sample = -1;               // in the gallery: relabel or delete it
+  SampleReadings readings;                // of the model in use, when its session measured them
+  uint64_t session_epoch = 0;             // samples.index_epoch() when the last session started
+  size_t session_samples = 0;             // and the samples it had
   Dataset replay;                         // MNIST digits mixed into fine-tuning (and the int8 calibration)
   Dataset probe;                          // MNIST test digits that never train: the forgetting measure
   // Where sessions run: here, in slices, unless the page installs its worker driver.

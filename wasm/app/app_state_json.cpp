@@ -1,6 +1,7 @@
 // window.app.state(): what the page shows, as one JSON object (every field is documented in
 // web/README.md). Built here, beside the state it reads, so tests/app_test.cpp checks the page's
 // contract natively.
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -36,9 +37,20 @@ json fine_tune_json(const AppState& a) {
           {"heldout", heldout}, {"pointsEvery", t.points_every}, {"heldoutSamples", t.heldout_samples},
           {"heldoutBefore", finite_or_minus_one(t.heldout_before)}, {"heldoutAfter", finite_or_minus_one(t.heldout_after)},
           {"mnistDigits", t.mnist_digits}, {"mnistBefore", finite_or_minus_one(t.mnist_before)},
-          {"mnistAfter", finite_or_minus_one(t.mnist_after)}, {"message", t.message},
+          {"mnistAfter", finite_or_minus_one(t.mnist_after)}, {"samplesBefore", finite_or_minus_one(t.samples_before)},
+          {"samplesAfter", finite_or_minus_one(t.samples_after)}, {"message", t.message},
           {"longestSliceMs", a.tuning->longest_slice_ms()}, {"runsIn", a.tuning->runs_in()},
           {"threads", t.threads}, {"threadsNote", t.threads_note}};
+}
+
+// The gallery's marks: which samples the model in use misreads, when its session measured them.
+json readings_json(const AppState& a) {
+  const SampleReadings& r = a.readings;
+  if (r.digits.empty()) return nullptr;
+  json misread = json::array();
+  for (size_t i = 0; i < std::min(r.digits.size(), a.samples.size()); ++i)
+    if (r.misread(i, a.samples.label(i))) misread.push_back({{"index", i}, {"reads", r.digits[i]}});
+  return {{"checked", r.digits.size()}, {"misread", misread}, {"shipped", r.shipped}};
 }
 
 json perf_json(const AppState& a) {
@@ -73,6 +85,7 @@ std::string app_state_json(const AppState& a) {
   s["samples"] = std::vector<int>(counts.begin(), counts.end());
   s["sampleTotal"] = a.samples.size();
   s["sampleLabels"] = a.samples.data().labels;
+  s["readings"] = readings_json(a);
   s["selectedSample"] = a.selected_sample >= 0 ? json(a.selected_sample) : json(nullptr);
   s["tuned"] = a.tuned;
   s["trainable"] = trainable_layers_name(a.trainable);

@@ -278,15 +278,24 @@ void sample_gallery(AppState& app, UiState& ui, float height) {
         ImGui::PushID(int(i));
         const ImVec2 o = ImGui::GetCursorScreenPos();
         const bool sel = int(i) == app.selected_sample;
+        const bool misread = app.readings.misread(i, s.label(i));
         dl->AddRectFilled(o, ImVec2(o.x + cell, o.y + cell), colors::kPad, px(4));
         ThumbnailAtlas::Tile tile;
         if (ui.thumbnails && ui.thumbnails->tile(i, s.image(i), &tile))
           dl->AddImage(tile.texture, o, ImVec2(o.x + cell, o.y + cell), tile.uv0, tile.uv1);
         else
           grey_image(s.image(i), cell, dl, o);
-        dl->AddRect(o, ImVec2(o.x + cell, o.y + cell), sel ? colors::kRunning : colors::kCardBorder, px(4), 0, sel ? px(2.5f) : px(1));
+        dl->AddRect(o, ImVec2(o.x + cell, o.y + cell), sel ? colors::kRunning : misread ? colors::kFailed : colors::kCardBorder,
+                    px(4), 0, sel || misread ? px(2.5f) : px(1));
         const std::string label = std::to_string(s.label(i));
-        dl->AddText(ui.fonts.small, ui.fonts.small->FontSize, ImVec2(o.x + px(3), o.y + px(1)), colors::kDone, label.c_str());
+        ImFont* small = ui.fonts.small;
+        dl->AddText(small, small->FontSize, ImVec2(o.x + px(3), o.y + px(1)), colors::kDone, label.c_str());
+        if (misread) {  // what the model reads instead, bottom right
+          const std::string read = std::to_string(app.readings.digits[i]);
+          const float w = small->CalcTextSizeA(small->FontSize, FLT_MAX, 0, read.c_str()).x;
+          dl->AddText(small, small->FontSize, ImVec2(o.x + cell - w - px(3), o.y + cell - small->FontSize - px(1)),
+                      colors::kFailed, read.c_str());
+        }
         ImGui::InvisibleButton("sample", ImVec2(cell, cell));
         name_last_item(ui, "sample-" + std::to_string(i));
         // A tap, not the end of a scrolling drag, selects.
@@ -308,6 +317,17 @@ void samples_card_body(AppState& app, UiState& ui) {
   std::string row;
   for (int d = 0; d < 10; ++d) row += std::to_string(d) + ": " + std::to_string(counts[size_t(d)]) + (d < 9 ? "   " : "");
   caption(ui, "%s", row.c_str());
+  if (const SampleReadings& r = app.readings; !r.digits.empty()) {
+    // The session's check of every sample, kept up to date as they are relabelled or deleted.
+    const size_t checked = std::min(r.digits.size(), app.samples.size());
+    size_t wrong = 0;
+    for (size_t i = 0; i < checked; ++i) wrong += r.misread(i, app.samples.label(i));
+    if (r.shipped >= 0)
+      caption(ui, "This model reads %zu of %zu right (as shipped: %.0f%%); red: misread, with what it reads.",
+              checked - wrong, checked, r.shipped * 100);
+    else
+      caption(ui, "This model reads %zu of %zu right; red: misread, with what it reads.", checked - wrong, checked);
+  }
   const bool selecting = app.selected_sample >= 0 && size_t(app.selected_sample) < app.samples.size();
   if (!selecting) app.selected_sample = -1;
   const bool keys = !ImGui::GetIO().WantTextInput;
@@ -408,6 +428,9 @@ void train_card_body(AppState& app, UiState& ui) {
                   percent(s.heldout_after).c_str());
     else
       caption(ui, "With 10 samples or more, a fifth are held out to measure the effect and to stop in time.");
+    if (std::isfinite(s.samples_after))
+      ImGui::Text("All your samples (%d), trained on or not: %s → %s", s.train_samples + s.heldout_samples,
+                  percent(s.samples_before).c_str(), percent(s.samples_after).c_str());
     if (s.mnist_digits > 0) {
       ImGui::Text("MNIST digits it never trained on (%d): %s → %s", s.mnist_digits, percent(s.mnist_before).c_str(),
                   percent(s.mnist_after).c_str());

@@ -40,7 +40,7 @@
       const s = JSON.parse(Module.UTF8ToString(Module._app_state_json_js()));
       // Threads: inference runs on the page's thread; training on the worker's module (below).
       s.perf.threads = { inference: 1, training: trainingThreads.count, module: trainingThreads.module, why: trainingThreads.why,
-                         inferenceWhy: 'the page module (app.wasm) is single-threaded: a digit takes well under a frame, and the worker\'s sessions evaluate on its threads' };
+                         inferenceWhy: 'the page module (app.wasm) is single-threaded: a drawn digit takes well under a frame; batch inference (the gallery\'s samples, held-out and MNIST digits) runs in the worker, on its threads' };
       return s;
     },
     // On a phone, the page shown: 'draw', 'samples', 'train' or 'model' (the navigation bar's).

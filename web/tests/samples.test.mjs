@@ -77,6 +77,12 @@ test('fine-tuning runs in the page, changes the model, survives a reload; revert
   assert.ok(s.fineTune.mnistAfter > 0.9, `MNIST digits after: ${s.fineTune.mnistAfter}`);
   assert.equal(s.tuned, true);
   assert.match(s.model, /fine-tuned/);
+  // The worker scored every sample with the fine-tuned model: the gallery marks those it misreads.
+  assert.equal(s.readings?.checked, 6, `readings: ${JSON.stringify(s.readings)}`);
+  assert.ok(Math.abs((6 - s.readings.misread.length) / 6 - s.fineTune.samplesAfter) < 1e-9,
+    `${s.readings.misread.length} marked, ${s.fineTune.samplesAfter} read right`);
+  for (const m of s.readings.misread) assert.notEqual(m.reads, s.sampleLabels[m.index], `sample ${m.index}`);
+  assert.ok(s.fineTune.samplesBefore >= 0 && s.readings.shipped === s.fineTune.samplesBefore);
   assert.equal(s.top, 7);
   assert.notDeepEqual(s.probabilities, before, 'the fine-tuned model answers differently');
   await page.screenshot({ path: path.join(artifacts, 'fine-tuned.png') });

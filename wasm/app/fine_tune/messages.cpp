@@ -169,7 +169,8 @@ std::string fine_tune_status_to_json(const FineTuneStatus& s, double longest_sli
               {"heldoutSamples", s.heldout_samples}, {"mnistDigits", s.mnist_digits},
               {"heldoutBefore", number_or_null(s.heldout_before)}, {"heldoutAfter", number_or_null(s.heldout_after)},
               {"mnistBefore", number_or_null(s.mnist_before)}, {"mnistAfter", number_or_null(s.mnist_after)},
-              {"etaSeconds", number_or_null(s.eta_seconds)}, {"message", s.message}, {"longestSliceMs", longest_slice_ms},
+              {"samplesBefore", number_or_null(s.samples_before)}, {"samplesAfter", number_or_null(s.samples_after)},
+              {"predictions", s.sample_predictions}, {"etaSeconds", number_or_null(s.eta_seconds)}, {"message", s.message}, {"longestSliceMs", longest_slice_ms},
               {"threads", s.threads}, {"threadsNote", s.threads_note}}
       .dump();
 }
@@ -215,6 +216,15 @@ FineTuneStatus fine_tune_status_from_json(const std::string& text, double* longe
   s.heldout_after = number_or_nan(j, "heldoutAfter");
   s.mnist_before = number_or_nan(j, "mnistBefore");
   s.mnist_after = number_or_nan(j, "mnistAfter");
+  s.samples_before = number_or_nan(j, "samplesBefore");
+  s.samples_after = number_or_nan(j, "samplesAfter");
+  if (const auto it = j.find("predictions"); it != j.end()) {
+    if (!it->is_array()) throw Error("fine-tuning status: 'predictions' is not a list");
+    for (const json& v : *it) {
+      if (!fits<uint8_t>(v) || v.get<int>() > 9) throw Error("fine-tuning status: 'predictions' holds something that is not a digit 0-9");
+      s.sample_predictions.push_back(v.get<uint8_t>());
+    }
+  }
   const double eta = number_or_nan(j, "etaSeconds");
   s.eta_seconds = std::isfinite(eta) ? eta : -1;
   read(j, "message", s.message, what);
