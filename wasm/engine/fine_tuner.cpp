@@ -344,7 +344,6 @@ void FineTuner::end_training(FineTuneStatus::Ending why) {
 }
 
 // The work still planned for steps that will not run is done: the bar jumps to the measurements.
-// Set, not added up, since a step that ends training is itself counted after it ends it.
 void FineTuner::skip_to_measurements() {
   int left = 0;
   for (const EvalJob& job : eval_jobs_) left += slices(job.labels->size() - job.done, eval_slice_);
@@ -389,6 +388,7 @@ const FineTuneStatus& FineTuner::advance(int max_units) {
   // The trunk's operators (features, evaluation) run on the training threads' pool meanwhile.
   const ScopedXnnThreadpool pool(runner_ ? runner_->pool() : nullptr);
   for (int u = 0; u < max_units && status_.busy(); ++u) {
+    ++status_.work_done;  // counted as it starts, so that a jump made while doing it is the last word
     switch (phase_) {
       case Phase::preparing:
         if (!do_feature_slice()) do_eval_slice();
@@ -408,9 +408,7 @@ const FineTuneStatus& FineTuner::advance(int max_units) {
         do_eval_slice();
         break;
     }
-    ++status_.work_done;
     settle();
-    if (phase_ == Phase::after) skip_to_measurements();
   }
   return status_;
 }
