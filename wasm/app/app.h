@@ -64,6 +64,12 @@ struct PagePerf {
   std::vector<SlowFrame> slowest_frames_tuning;
   FramePhases phases;                  // of the frame under way (app_tick fills the first two)
   int64_t frames_drawn = 0;            // the page draws only when something changes (main_web.cpp)
+  // How often the progress of a session in the worker is drawn, and why: main_web.cpp picks it from
+  // the WebGL renderer, since a software one (no GPU) spends the CPU the training threads need.
+  double progress_hz = 10;
+  int64_t progress_frames = 0;  // frames drawn only to show such progress (nothing else changed)
+  std::string progress_why;
+  std::string webgl_renderer;
   double frame_ms_p50_tuning() const { return percentile(frame_ms_tuning, 0.5); }
   double frame_ms_p99_tuning() const { return percentile(frame_ms_tuning, 0.99); }
   static double percentile(const std::vector<float>& ms, double q);  // 0 when empty

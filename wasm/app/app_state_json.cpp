@@ -66,7 +66,8 @@ json perf_json(const AppState& a) {
           {"ownMsWhileTuningP99", PagePerf::percentile(a.perf.own_ms_tuning, 0.99)},
           {"frameMsWhileTuningP99", a.perf.frame_ms_p99_tuning()}, {"fineTuneStartMs", a.perf.fine_tune_start_ms},
           {"fineTuneFinishMs", a.perf.fine_tune_finish_ms}, {"engine", inference_path_name(a.predictor.path())},
-          {"f32Us", t.f32_us}, {"winogradUs", t.winograd_us}, {"int8Us", t.int8_us}};
+          {"f32Us", t.f32_us}, {"winogradUs", t.winograd_us}, {"int8Us", t.int8_us},
+          {"progressHz", a.perf.progress_hz}, {"progressFrames", a.perf.progress_frames}, {"progressWhy", a.perf.progress_why}, {"webglRenderer", a.perf.webgl_renderer}};
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <GLES3/gl3.h>
 #include <GLFW/glfw3.h>
 #include <emscripten.h>
+#include <emscripten/eventloop.h>
 #include <emscripten/html5.h>
 #include <imgui.h>
 #include <imgui_impl_glfw.h>
@@ -12,6 +13,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -46,12 +49,10 @@ constexpr int kFramesAfterAChange = 12;
 int g_frames_wanted = kFramesAfterAChange;
 bool g_always_draw = false;  // the old behaviour, for measuring against (?draw=always)
 bool g_loop_paused = false;
+void resume_loop();
 void want_frames() {
   g_frames_wanted = kFramesAfterAChange;
-  if (g_loop_paused) {
-    g_loop_paused = false;
-    emscripten_resume_main_loop();
-  }
+  resume_loop();
 }
 
 // The density the fonts were rasterised at; a change (another screen, browser zoom) loads them again.
@@ -89,18 +90,57 @@ void cursor_moved(GLFWwindow*, double x, double y) {
   want_frames();
 }
 
-bool something_to_draw() {
-  return g_always_draw || g_frames_wanted > 0 || g_app.tuning->active() || g_app.predictor.pending() || g_ui.drawing;
+// While the worker trains, its progress (a status every ~40 ms) is drawn at most progress_hz times
+// a second, unless something else asks for frames (input, the session's end). With a GPU a frame is
+// nearly free and 10 Hz reads as a moving progress bar and clock. Without one (Chromium's software
+// WebGL, SwiftShader: VMs, blocklisted drivers) a 1280x800 frame costs the GPU process ~35 ms of CPU,
+// the cores the worker's threads train on: drawing every status took this 2-core machine's threaded
+// whole-network session from 0.6x the single-threaded time to 0.9x (docs/benchmarks.md), so a
+// software renderer gets 4 Hz. ?progressHz=N sets the rate; 0 draws no progress at all (input and
+// the session's end still draw), for measuring the worker without the page's frames.
+constexpr double kProgressHz = 10, kSoftwareProgressHz = 4;
+double g_progress_interval_ms = 1000 / kProgressHz;
+bool g_progress_pending = false;  // a worker status not drawn yet
+double g_last_frame_ms = 0;
+
+// A session running on the page thread itself trains inside frames, so it draws every frame.
+bool training_here() { return g_app.tuning->active() && std::strcmp(g_app.tuning->runs_in(), "worker") != 0; }
+
+bool a_change_to_draw() {
+  return g_always_draw || g_frames_wanted > 0 || training_here() || g_app.predictor.pending() || g_ui.drawing;
+}
+bool progress_due(double now) { return g_progress_pending && now - g_last_frame_ms >= g_progress_interval_ms; }
+
+void resume_loop() {
+  if (!g_loop_paused) return;
+  g_loop_paused = false;
+  emscripten_resume_main_loop();
+}
+
+// A progress status held back by the rate is drawn when its time comes, even if no other status
+// follows soon (a long step or measurement): one timer at a time.
+bool g_progress_timer_set = false;
+void progress_timer_fired(void*) {
+  g_progress_timer_set = false;
+  if (g_progress_pending) resume_loop();
 }
 
 void frame() {
-  if (!something_to_draw()) {
-    g_loop_paused = true;
+  const double t0 = emscripten_get_now();
+  const bool change = a_change_to_draw();
+  if (!change && !progress_due(t0)) {
+    g_loop_paused = true;  // until the next change
     emscripten_pause_main_loop();
+    if (g_progress_pending && !g_progress_timer_set && std::isfinite(g_progress_interval_ms)) {
+      g_progress_timer_set = true;
+      emscripten_set_timeout(progress_timer_fired, g_last_frame_ms + g_progress_interval_ms - t0, nullptr);
+    }
     return;
   }
   if (g_frames_wanted > 0) --g_frames_wanted;
-  const double t0 = emscripten_get_now();
+  if (!change) ++g_app.perf.progress_frames;
+  g_progress_pending = false;
+  g_last_frame_ms = t0;
   fit_fonts_to_density();
   glfwPollEvents();
   ImGui_ImplOpenGL3_NewFrame();
@@ -119,7 +159,11 @@ void frame() {
   int w = 0, h = 0;
   glfwGetFramebufferSize(g_window, &w, &h);
   glViewport(0, 0, w, h);
-  glClearColor(0.08f, 0.09f, 0.11f, 1.f);
+  // The page's background is this clear, not a window-sized ImGui rectangle over it: under a software
+  // WebGL (SwiftShader, Chromium without a GPU) each frame's cost is mostly blended pixels, and that
+  // full-canvas layer was 13 of the 47 ms a 1280x800 frame cost its GPU process (docs/benchmarks.md).
+  const ImVec4 bg = ImGui::GetStyle().Colors[ImGuiCol_WindowBg];
+  glClearColor(bg.x, bg.y, bg.z, 1.f);
   const double t_gl = emscripten_get_now();
   glClear(GL_COLOR_BUFFER_BIT);
   ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
@@ -130,6 +174,42 @@ void frame() {
   phases.gl_ms = t1 - t_gl;
   phases.vertices = ImGui::GetDrawData()->TotalVtxCount;
   digitlab::app_frame_done(g_app, t1 - t0, phases);
+}
+
+// The WebGL renderer's name (the unmasked one where the browser tells it), malloc'ed.
+EM_JS(char*, webgl_renderer_name, (), {
+  const ext = GLctx.getExtension('WEBGL_debug_renderer_info');
+  const name = String(GLctx.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : GLctx.RENDERER) || "");
+  const size = lengthBytesUTF8(name) + 1, p = _malloc(size);
+  stringToUTF8(name, p, size);
+  return p;
+});
+EM_JS(double, progress_hz_asked, (), {
+  const hz = parseFloat(new URLSearchParams(location.search).get('progressHz'));
+  return hz >= 0 ? hz : -1;
+});
+
+// Sets g_progress_interval_ms and says why in state().perf.
+void choose_progress_rate() {
+  char* name = webgl_renderer_name();
+  digitlab::PagePerf& p = g_app.perf;
+  p.webgl_renderer = name;
+  std::free(name);
+  const std::string& r = p.webgl_renderer;
+  const bool software = r.find("SwiftShader") != std::string::npos || r.find("llvmpipe") != std::string::npos ||
+                        r.find("softpipe") != std::string::npos || r.find("Basic Render") != std::string::npos;
+  const double asked = progress_hz_asked();
+  if (asked >= 0) {
+    p.progress_hz = asked;
+    p.progress_why = "set by ?progressHz";
+  } else if (software) {
+    p.progress_hz = kSoftwareProgressHz;
+    p.progress_why = "software WebGL: every frame takes CPU from the training threads";
+  } else {
+    p.progress_hz = kProgressHz;
+    p.progress_why = "WebGL on a GPU";
+  }
+  g_progress_interval_ms = p.progress_hz > 0 ? 1000 / p.progress_hz : HUGE_VAL;
 }
 
 const char* keep(const std::string& s) {  // returned strings live until the next call
@@ -231,9 +311,17 @@ void after_worker_message() {
   digitlab::app_tick(g_app, 0);
   want_frames();
 }
+// Progress of a session still under way asks for one frame, drawn at the progress rate (above); the
+// status that ends a session (done, failed, cancelled) is a change like any other.
 extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_status(int session, const char* status_json) {
   g_tuner->on_status(session, status_json);
-  after_worker_message();
+  if (!g_tuner->active()) {
+    after_worker_message();
+    return;
+  }
+  digitlab::app_tick(g_app, 0);
+  g_progress_pending = true;
+  resume_loop();
 }
 // Takes a copy of the tuned model's bytes (malloc'ed by the page).
 extern "C" EMSCRIPTEN_KEEPALIVE void app_fine_tune_worker_finished(int session, const char* status_json,
@@ -318,6 +406,7 @@ int main() {
   fit_canvas_to_window(0, nullptr, nullptr);
   ImGui_ImplOpenGL3_Init("#version 300 es");
   g_always_draw = EM_ASM_INT({ return new URLSearchParams(location.search).get('draw') === 'always' ? 1 : 0; }) != 0;
+  choose_progress_rate();
 
   // Mount IndexedDB-backed storage and read it back before the page starts the app.
   EM_ASM({

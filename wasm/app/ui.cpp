@@ -701,7 +701,8 @@ void ui_frame(AppState& app, UiState& ui) {
   ImGui::PushStyleVar(ImGuiStyleVar_WindowPadding, ImVec2(0, 0));
   ImGui::Begin("digitlab", nullptr,
                ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
-                   ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse | ImGuiWindowFlags_NoBringToFrontOnFocus);
+                   ImGuiWindowFlags_NoScrollbar | ImGuiWindowFlags_NoScrollWithMouse | ImGuiWindowFlags_NoBringToFrontOnFocus |
+                   ImGuiWindowFlags_NoBackground);  // main_web.cpp clears to WindowBg: one full-canvas layer fewer
   ImGui::PopStyleVar();
   const ImVec2 o = vp->WorkPos, size = vp->WorkSize;
   const float w_css = size.x / ui.scale, h_css = size.y / ui.scale;
