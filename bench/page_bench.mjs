@@ -8,7 +8,8 @@
 //     page thread's work per frame (the app's own timers) p50/p99/max and the frames it drew while the worker trains;
 //     the 200-sample sessions again on the single-threaded worker, and the threaded/single-threaded ratios.
 // Prints its figures; run by `./run bench page` (which passes --mnist DIR). SESSIONS='[[n, "layers"], [n, "layers", "?threads=1"], ...]'
-// picks other sessions (a pair with and without threads=1 in the query prints their ratio).
+// picks other sessions (a pair with and without threads=1 in the query prints their ratio, over ROUNDS
+// rounds of the pair, 3 unless set).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
@@ -160,12 +161,16 @@ try {
        [200, 'all', '?progressHz=0'], [200, 'all', '?threads=1&progressHz=0']];
   console.log('fine-tuning digitlab-cnn in the worker on the first n MNIST training digits (a fresh page each):');
   const seconds = {};
-  for (const [n, layers, query = ''] of [...sessions, ...compare]) {
+  const onFreshPage = async (n, layers, query) => {
     const { page } = await openPage(browser, server.url + query);
     await draw(page, DIGITS[7]);  // something on the pad, as when a person tunes
     const r = await session(page, n, layers);
+    (seconds[`${n} ${layers} ${query}`] ??= []).push(r.seconds);
+    return { page, r };
+  };
+  for (const [n, layers, query = ''] of [...sessions, ...compare]) {
+    const { page, r } = await onFreshPage(n, layers, query);
     const f = r.f, p = r.perf;
-    seconds[`${n} ${layers} ${query}`] = r.seconds;
     console.log(`  ${String(n).padStart(5)} samples, ${layers.padEnd(10)}: ${r.seconds.toFixed(1).padStart(6)} s on ${f.threads} thread(s)` +
                 `${f.threadsNote ? ' (' + f.threadsNote + ')' : ''}${query ? ' ' + query : ''}, ` +
                 `${f.step} steps (${f.state}, ${f.ending}, best at ${f.bestStep}), held-out (${f.heldoutSamples}) ` +
@@ -184,13 +189,31 @@ try {
     console.log(`        slowest frames (ms): ${slow.join('; ')}`);
     await page.close();
   }
-  // Every single-threaded session against the same one threaded (its query less threads=1).
-  for (const [n, layers, query] of [...sessions, ...compare].filter((s) => /threads=1/.test(s[2] || ''))) {
-    const other = query.replace(/threads=1&?/, '').replace(/\?$/, '');
-    const threaded = seconds[`${n} ${layers} ${other}`], single = seconds[`${n} ${layers} ${query}`];
-    if (threaded === undefined) continue;
-    console.log(`  ${n} samples, ${layers}${other ? ' ' + other : ''}: threaded worker ${threaded.toFixed(1)} s vs single-threaded ` +
-                `${single.toFixed(1)} s = ${(threaded / single).toFixed(2)}x  [goal: all <= 0.60x; head and last-block no slower]`);
+  // Every single-threaded session against the same one threaded (its query less threads=1), over
+  // ROUNDS rounds (default 3) of the pair on fresh pages, threaded then single-threaded: this VM's
+  // speed drifts by 20% and more within minutes, so one pair alone says little.
+  const pairs = [...sessions, ...compare].filter((s) => /threads=1/.test(s[2] || ''))
+    .map(([n, layers, query]) => [n, layers, query.replace(/threads=1&?/, '').replace(/\?$/, ''), query])
+    .filter(([n, layers, threaded]) => seconds[`${n} ${layers} ${threaded}`]);
+  const rounds = Math.max(1, parseInt(process.env.ROUNDS || '3', 10));
+  for (let round = 2; round <= rounds; round++) {
+    const line = [];
+    for (const [n, layers, threaded, single] of pairs) {
+      for (const query of [threaded, single]) {
+        const { page, r } = await onFreshPage(n, layers, query);
+        line.push(`${n} ${layers}${query ? ' ' + query : ''} ${r.seconds.toFixed(1)} s`);
+        await page.close();
+      }
+    }
+    console.log(`  round ${round} of ${rounds}: ${line.join(', ')}`);
+  }
+  const range = (v) => `${Math.min(...v).toFixed(2)}-${Math.max(...v).toFixed(2)}`;
+  for (const [n, layers, threaded, single] of pairs) {
+    const a = seconds[`${n} ${layers} ${threaded}`], b = seconds[`${n} ${layers} ${single}`];
+    const perRound = a.map((t, i) => t / b[i]);
+    console.log(`  ${n} samples, ${layers}${threaded ? ' ' + threaded : ''}: threaded worker median ${median(a).toFixed(1)} s vs ` +
+                `single-threaded ${median(b).toFixed(1)} s over ${a.length} round(s) = ${(median(a) / median(b)).toFixed(2)}x ` +
+                `(rounds ${range(perRound)}x)  [goal: all <= 0.60x; head and last-block no slower]`);
   }
 } finally {
   await browser.close();

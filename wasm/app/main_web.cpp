@@ -45,13 +45,17 @@ constexpr double kFineTuneBudgetMs = 6.0;
 // Chromium ~40 ms of CPU a second here, and the next change resumes it. Every way in that can
 // change what the page shows therefore calls want_frames(): input (GLFW's callbacks and shell.js's
 // listeners), window.app's calls (shell.js wraps them), the worker's messages, the start.
-constexpr int kFramesAfterAChange = 12;
+// 12 frames with a GPU; 4 where WebGL is rendered in software (choose_frame_rates(), below), where
+// each costs the browser's GPU process ~35 ms of CPU: the 12 after the click that starts a session
+// took a core for its first 0.4 s, when the worker measures the model before training.
+constexpr int kFramesAfterAChange = 12, kSoftwareFramesAfterAChange = 4;
+int g_frames_after_a_change = kFramesAfterAChange;
 int g_frames_wanted = kFramesAfterAChange;
 bool g_always_draw = false;  // the old behaviour, for measuring against (?draw=always)
 bool g_loop_paused = false;
 void resume_loop();
 void want_frames() {
-  g_frames_wanted = kFramesAfterAChange;
+  g_frames_wanted = g_frames_after_a_change;
   resume_loop();
 }
 
@@ -189,8 +193,9 @@ EM_JS(double, progress_hz_asked, (), {
   return hz >= 0 ? hz : -1;
 });
 
-// Sets g_progress_interval_ms and says why in state().perf.
-void choose_progress_rate() {
+// Sets how often progress is drawn (g_progress_interval_ms, with why in state().perf) and how many
+// frames a change asks for, from the WebGL renderer.
+void choose_frame_rates() {
   char* name = webgl_renderer_name();
   digitlab::PagePerf& p = g_app.perf;
   p.webgl_renderer = name;
@@ -198,6 +203,7 @@ void choose_progress_rate() {
   const std::string& r = p.webgl_renderer;
   const bool software = r.find("SwiftShader") != std::string::npos || r.find("llvmpipe") != std::string::npos ||
                         r.find("softpipe") != std::string::npos || r.find("Basic Render") != std::string::npos;
+  if (software) g_frames_after_a_change = kSoftwareFramesAfterAChange;
   const double asked = progress_hz_asked();
   if (asked >= 0) {
     p.progress_hz = asked;
@@ -406,7 +412,7 @@ int main() {
   fit_canvas_to_window(0, nullptr, nullptr);
   ImGui_ImplOpenGL3_Init("#version 300 es");
   g_always_draw = EM_ASM_INT({ return new URLSearchParams(location.search).get('draw') === 'always' ? 1 : 0; }) != 0;
-  choose_progress_rate();
+  choose_frame_rates();
 
   // Mount IndexedDB-backed storage and read it back before the page starts the app.
   EM_ASM({
